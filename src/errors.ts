@@ -1,0 +1,123 @@
+// Every failure ecdock reports is an EcdockError with a stable `code`. The code is the contract:
+// messages may be reworded, codes may not. `detail` carries what lies underneath (the OVSDB error
+// object, the netlink errno and extended ack, the Docker API status) for people who debug.
+
+/** Broad kinds of failure; the CLI maps each kind to its own exit code. */
+export type ErrorKind =
+  | 'usage' // the caller asked for something malformed: fix the input
+  | 'conflict' // the request is well formed but collides with existing state (slot taken, name exists)
+  | 'not-found' // the thing named does not exist (vswitch, slot, container, namespace)
+  | 'unavailable' // a service or facility is missing or unreachable (ovsdb-server, dockerd, kernel datapath)
+  | 'protocol' // a peer broke its protocol (garbage from ovsdb-server, malformed netlink reply)
+  | 'failed' // the operation was attempted and the system refused it
+  | 'internal'; // a bug in ecdock
+
+/** Stable error codes, with their kind. Add new codes here; never rename one. */
+export const ERROR_CODES = {
+  // input
+  BAD_ARGUMENT: 'usage',
+  BAD_SUBNET: 'usage',
+  BAD_ADDRESS: 'usage',
+  BAD_MAC: 'usage',
+  BAD_MTU: 'usage',
+  BAD_VLAN: 'usage',
+  BAD_IFNAME: 'usage',
+  BAD_NAME: 'usage',
+  BAD_URL: 'usage',
+  BAD_TLS_FILES: 'usage',
+  BAD_TARGET: 'usage',
+  SLOT_OUT_OF_RANGE: 'usage',
+  HOST_NETNS_REFUSED: 'usage',
+  NOT_A_NETNS: 'usage',
+  // state conflicts
+  SLOT_TAKEN: 'conflict',
+  NO_FREE_SLOT: 'conflict',
+  VSWITCH_EXISTS: 'conflict',
+  VSWITCH_PLAN_MISMATCH: 'conflict',
+  LINK_EXISTS: 'conflict',
+  NAME_TAKEN: 'conflict',
+  NOT_OURS: 'conflict',
+  LOCK_NOT_HELD: 'conflict',
+  // missing things
+  NO_SUCH_VSWITCH: 'not-found',
+  NO_SUCH_SLOT: 'not-found',
+  NO_SUCH_LINK: 'not-found',
+  NO_SUCH_CONTAINER: 'not-found',
+  NO_SUCH_IMAGE: 'not-found',
+  NETNS_GONE: 'not-found',
+  CONTAINER_NOT_RUNNING: 'conflict',
+  // services
+  OVSDB_UNREACHABLE: 'unavailable',
+  OVSDB_CONNECTION_LOST: 'unavailable',
+  OVSDB_TIMEOUT: 'unavailable',
+  VSWITCHD_TIMEOUT: 'unavailable',
+  KERNEL_DATAPATH_UNAVAILABLE: 'unavailable',
+  DOCKER_UNREACHABLE: 'unavailable',
+  NATIVE_UNAVAILABLE: 'unavailable',
+  PERMISSION_DENIED: 'unavailable',
+  TLS_FAILED: 'unavailable',
+  SANDBOX_FAILED: 'unavailable',
+  // protocol
+  OVSDB_PROTOCOL: 'protocol',
+  OVSDB_MESSAGE_TOO_LARGE: 'protocol',
+  OVSDB_SCHEMA_MISMATCH: 'protocol',
+  NETLINK_PROTOCOL: 'protocol',
+  // refused operations
+  OVSDB_ERROR: 'failed',
+  OVSDB_TXN_FAILED: 'failed',
+  OVSDB_CANCELED: 'failed',
+  NETLINK_ERROR: 'failed',
+  PORT_FAILED: 'failed',
+  DOCKER_ERROR: 'failed',
+  INTERRUPTED: 'failed',
+  INTERNAL: 'internal',
+} as const satisfies Record<string, ErrorKind>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface EcdockErrorOptions {
+  /** What lies underneath: an OVSDB error object, a netlink errno, a Docker status... */
+  detail?: unknown;
+  /** The error that caused this one. */
+  cause?: unknown;
+}
+
+export class EcdockError extends Error {
+  readonly code: ErrorCode;
+  readonly detail?: unknown;
+
+  constructor(code: ErrorCode, message: string, options: EcdockErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    if (options.detail !== undefined) this.detail = options.detail;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+
+  get kind(): ErrorKind {
+    return ERROR_CODES[this.code] ?? 'internal';
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, code: this.code, message: this.message, detail: this.detail };
+  }
+}
+
+/** Bad input: nothing was changed. */
+export class UsageError extends EcdockError {}
+/** OVSDB: unreachable server, protocol violations, failed transactions. */
+export class OvsdbError extends EcdockError {}
+/** rtnetlink and network namespaces. */
+export class NetlinkError extends EcdockError {}
+/** VSwitch and slot semantics: taken slots, missing vswitches, datapath trouble. */
+export class VSwitchError extends EcdockError {}
+/** Container runtimes (Docker). */
+export class RuntimeError extends EcdockError {}
+/** The private OVS sandbox. */
+export class SandboxError extends EcdockError {}
+
+export function isEcdockError(e: unknown, code?: ErrorCode): e is EcdockError {
+  return e instanceof EcdockError && (code === undefined || e.code === code);
+}
