@@ -1,0 +1,398 @@
+// Docker as ecdock's container runtime, over the Engine API (dockerode) and nothing else: no docker
+// CLI, no child processes. Containers are created with network mode 'none' because ecdock gives
+// them their network; images are never pulled, since ecdock assumes no registry.
+import type { Duplex } from 'node:stream';
+import Dockerode from 'dockerode';
+import { RuntimeError, UsageError } from '../errors';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys, runAttachSession, type AttachOptions, type AttachResult } from './attach';
+import { ContainerEvents, type ContainerEventsOptions, type EventConnection } from './container-events';
+import { CONTAINER_EVENT_ACTIONS, type ContainerEventAction, type ContainerInfo, type ContainerRuntime } from './container-runtime';
+import { isStatus, noSuchImage, toRuntimeError, type DockerErrorContext } from './docker-errors';
+
+export interface DockerRuntimeOptions {
+  /** The dockerd socket. Default: DOCKER_HOST when it is unix://PATH, else /var/run/docker.sock. */
+  socketPath?: string;
+  /** Deadline for each API request (ms), not counting the grace time of stop/restart. Default 30000. */
+  timeoutMs?: number;
+}
+
+export interface CreateContainerOptions {
+  name: string;
+  image: string;
+  /** The command; default: the image's. */
+  args?: string[];
+  labels?: Record<string, string>;
+  hostname?: string;
+  /** Give the container a pseudo-terminal (needed for an interactive `attach`). Default true. */
+  tty?: boolean;
+  /** Keep stdin open even when nothing is attached. Default true. */
+  openStdin?: boolean;
+  /** NAME=value entries. */
+  env?: string[];
+  privileged?: boolean;
+  /** e.g. { 'net.ipv6.conf.all.disable_ipv6': '0' } */
+  sysctls?: Record<string, string>;
+}
+
+export interface ListContainersOptions {
+  /** Only containers that carry all these labels with these values (filtered by dockerd). */
+  labels?: Record<string, string>;
+  /** Include containers that are not running. Default false, like `docker ps`. */
+  all?: boolean;
+}
+
+export interface ContainerEventsFilter extends ContainerEventsOptions {
+  /** Only containers that carry all these labels with these values (filtered by dockerd). */
+  labels?: Record<string, string>;
+  /** Which actions; default all of CONTAINER_EVENT_ACTIONS. */
+  actions?: readonly ContainerEventAction[];
+}
+
+// Names and ids as Docker accepts them (a leading '/' is Docker's own way of writing names).
+const REF_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const NEVER = '0001-01-01T00:00:00Z';
+const INSPECT_CONCURRENCY = 16;
+
+interface InspectData {
+  Id: string;
+  Name: string;
+  RestartCount?: number;
+  State?: { Status?: string; Running?: boolean; Pid?: number; ExitCode?: number; StartedAt?: string };
+  Config?: { Image?: string; Labels?: Record<string, string> | null; Tty?: boolean };
+}
+
+export class DockerRuntime implements ContainerRuntime {
+  readonly kind = 'docker';
+  /** Where dockerd is expected: a socket path, or DOCKER_HOST when it is not a unix socket. */
+  readonly endpoint: string;
+  readonly timeoutMs: number;
+  private readonly docker: Dockerode;
+
+  constructor(opts: DockerRuntimeOptions = {}) {
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    const host = process.env.DOCKER_HOST;
+    if (opts.socketPath !== undefined) {
+      this.endpoint = opts.socketPath;
+      this.docker = new Dockerode({ socketPath: opts.socketPath });
+    } else if (host && !host.startsWith('unix://')) {
+      // tcp:// or ssh://: dockerode reads DOCKER_HOST (and DOCKER_TLS_VERIFY, DOCKER_CERT_PATH) itself.
+      this.endpoint = host;
+      try {
+        this.docker = new Dockerode();
+      } catch (e) {
+        throw new UsageError('BAD_URL', `DOCKER_HOST='${host}' is not a Docker address (unix:///path, tcp://host:port)`, { cause: e });
+      }
+    } else {
+      this.endpoint = (host && host.slice('unix://'.length)) || '/var/run/docker.sock';
+      this.docker = new Dockerode({ socketPath: this.endpoint });
+    }
+  }
+
+  /** Resolves when dockerd answers; DOCKER_UNREACHABLE (or PERMISSION_DENIED) otherwise. */
+  async ping(): Promise<void> {
+    await this.call({ op: 'ping dockerd' }, (signal) => (this.docker.ping as (o: object) => Promise<unknown>).call(this.docker, { abortSignal: signal }));
+  }
+
+  /** The container with this name or id, or undefined. */
+  async inspect(ref: string): Promise<ContainerInfo | undefined> {
+    checkRef(ref);
+    try {
+      const data = await this.call({ op: `inspect container ${ref}`, ref }, (signal) =>
+        this.docker.getContainer(ref).inspect({ abortSignal: signal }),
+      );
+      return toInfo(data as unknown as InspectData);
+    } catch (e) {
+      if (e instanceof RuntimeError && e.code === 'NO_SUCH_CONTAINER') return undefined;
+      throw e;
+    }
+  }
+
+  /** A running container: NO_SUCH_CONTAINER when missing, CONTAINER_NOT_RUNNING without a process. */
+  async resolve(ref: string): Promise<ContainerInfo> {
+    const info = await this.mustInspect(ref, `find container ${ref}`);
+    if (!info.running || info.pid <= 0) {
+      throw new RuntimeError('CONTAINER_NOT_RUNNING', `container '${info.name}' is ${info.state}, not running: start it first`, {
+        detail: { id: info.id, state: info.state },
+      });
+    }
+    return info;
+  }
+
+  async imageExists(image: string): Promise<boolean> {
+    checkImage(image);
+    try {
+      // dockerode does not pass an abort signal for image inspect; the modem's own error still surfaces.
+      await this.call({ op: `inspect image ${image}`, image }, () => this.docker.getImage(image).inspect());
+      return true;
+    } catch (e) {
+      if (e instanceof RuntimeError && e.code === 'NO_SUCH_IMAGE') return false;
+      throw e;
+    }
+  }
+
+  /** Creates (does not start) a container with no network of its own. */
+  async create(o: CreateContainerOptions): Promise<ContainerInfo> {
+    checkName(o.name);
+    checkImage(o.image);
+    const body: Record<string, unknown> = {
+      Image: o.image,
+      Tty: o.tty ?? true,
+      OpenStdin: o.openStdin ?? true,
+      StdinOnce: false,
+      AttachStdin: false,
+      AttachStdout: false,
+      AttachStderr: false,
+      Labels: { ...(o.labels ?? {}) },
+      HostConfig: {
+        NetworkMode: 'none',
+        ...(o.privileged ? { Privileged: true } : {}),
+        ...(o.sysctls ? { Sysctls: { ...o.sysctls } } : {}),
+      },
+    };
+    if (o.args && o.args.length) body.Cmd = [...o.args];
+    if (o.hostname !== undefined) body.Hostname = o.hostname;
+    if (o.env) body.Env = [...o.env];
+    const ctx: DockerErrorContext = { op: `create container ${o.name}`, name: o.name, image: o.image, socket: this.endpoint };
+    const created = await this.call(ctx, (signal) =>
+      this.docker.createContainer({ _query: { name: o.name }, _body: body, abortSignal: signal } as unknown as Dockerode.ContainerCreateOptions),
+    ).catch((e: unknown) => {
+      // dockerd answers 404 "No such image" here; no pull is attempted.
+      if (e instanceof RuntimeError && e.code === 'NO_SUCH_CONTAINER') throw noSuchImage(o.image, ctx.op, { detail: e.detail, cause: e });
+      throw e;
+    });
+    return this.mustInspect(created.id, ctx.op);
+  }
+
+  /** Starts a created or stopped container; returns its info with the pid. Already running is fine. */
+  async start(ref: string): Promise<ContainerInfo> {
+    checkRef(ref);
+    await this.call({ op: `start container ${ref}`, ref }, (signal) => this.docker.getContainer(ref).start({ abortSignal: signal })).catch(
+      (e: unknown) => {
+        if (!isStatus((e as RuntimeError).cause, 304)) throw e;
+      },
+    );
+    return this.mustInspect(ref, `start container ${ref}`);
+  }
+
+  /** create + start; the created container is removed again if it cannot be started. */
+  async run(o: CreateContainerOptions): Promise<ContainerInfo> {
+    const created = await this.create(o);
+    try {
+      return await this.start(created.id);
+    } catch (e) {
+      await this.remove(created.id, { force: true }).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Stops a container (SIGTERM, then SIGKILL after timeoutS, default 10). Already stopped is fine. */
+  async stop(ref: string, o: { timeoutS?: number } = {}): Promise<void> {
+    checkRef(ref);
+    const t = o.timeoutS;
+    const graceMs = (t ?? 10) * 1000;
+    await this.call(
+      { op: `stop container ${ref}`, ref },
+      (signal) => this.docker.getContainer(ref).stop({ ...(t !== undefined ? { t } : {}), abortSignal: signal }),
+      this.timeoutMs + graceMs,
+    ).catch((e: unknown) => {
+      if (!isStatus((e as RuntimeError).cause, 304)) throw e;
+    });
+  }
+
+  /** Sends a signal (default SIGKILL). CONTAINER_NOT_RUNNING if it is not running. */
+  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    checkRef(ref);
+    await this.call({ op: `kill container ${ref}`, ref }, (abortSignal) => this.docker.getContainer(ref).kill({ signal, abortSignal }));
+  }
+
+  /** Stops (if running) and starts again; returns the new info (new pid). */
+  async restart(ref: string, o: { timeoutS?: number } = {}): Promise<ContainerInfo> {
+    checkRef(ref);
+    const t = o.timeoutS;
+    await this.call(
+      { op: `restart container ${ref}`, ref },
+      (signal) => this.docker.getContainer(ref).restart({ ...(t !== undefined ? { t } : {}), abortSignal: signal }),
+      this.timeoutMs + (t ?? 10) * 1000,
+    );
+    return this.mustInspect(ref, `restart container ${ref}`);
+  }
+
+  /** Removes a container (and its anonymous volumes). False if there was none. force: kill it first if running. */
+  async remove(ref: string, o: { force?: boolean } = {}): Promise<boolean> {
+    checkRef(ref);
+    try {
+      await this.call({ op: `remove container ${ref}`, ref }, (signal) =>
+        this.docker.getContainer(ref).remove({ force: o.force ?? false, v: true, abortSignal: signal }),
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof RuntimeError && e.code === 'NO_SUCH_CONTAINER') return false;
+      // Someone else is removing it already: the outcome is the same.
+      if (e instanceof RuntimeError && /already in progress/i.test(String((e.detail as { message?: string } | undefined)?.message))) return true;
+      throw e;
+    }
+  }
+
+  /** Containers, optionally only those with all the given labels; running ones unless all: true. */
+  async list(o: ListContainersOptions = {}): Promise<ContainerInfo[]> {
+    const filters: Record<string, string[]> = {};
+    const labels = labelFilter(o.labels);
+    if (labels.length) filters.label = labels;
+    const summaries = await this.call({ op: 'list containers' }, (signal) =>
+      this.docker.listContainers({ all: o.all ?? false, filters, abortSignal: signal }),
+    );
+    const infos = await mapLimit(summaries, INSPECT_CONCURRENCY, (s) => this.inspect(s.Id));
+    return infos.filter((i): i is ContainerInfo => i !== undefined);
+  }
+
+  /**
+   * Container lifecycle events (create, start, restart, die, kill, stop, destroy, pause, unpause).
+   * The stream reconnects by itself when dockerd goes away and resumes from the last event; see
+   * ContainerEvents. Call close() when done.
+   */
+  events(o: ContainerEventsFilter = {}): ContainerEvents {
+    const filters: Record<string, string[]> = {
+      type: ['container'],
+      event: [...(o.actions ?? CONTAINER_EVENT_ACTIONS)],
+    };
+    const labels = labelFilter(o.labels);
+    if (labels.length) filters.label = labels;
+    const connect = async (since: string | undefined, signal: AbortSignal): Promise<EventConnection> => {
+      // Only the wait for the response is bounded; the stream itself may stay quiet for hours.
+      const ac = new AbortController();
+      const onAbort = () => ac.abort(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      const timer = setTimeout(() => ac.abort(new DOMException('timeout', 'TimeoutError')), this.timeoutMs);
+      try {
+        const res = (await this.docker.getEvents({
+          filters,
+          ...(since !== undefined ? { since } : {}),
+          abortSignal: ac.signal,
+        } as unknown as Parameters<Dockerode['getEvents']>[0])) as unknown as NodeJS.ReadableStream & { headers?: Record<string, string> };
+        const date = res.headers?.date;
+        return date ? { stream: res, serverDate: new Date(date) } : { stream: res };
+      } catch (e) {
+        throw toRuntimeError(e, { op: 'follow container events', socket: this.endpoint, timeoutMs: this.timeoutMs });
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    const opts: ContainerEventsOptions = {};
+    if (o.minDelayMs !== undefined) opts.minDelayMs = o.minDelayMs;
+    if (o.maxDelayMs !== undefined) opts.maxDelayMs = o.maxDelayMs;
+    if (o.maxAttempts !== undefined) opts.maxAttempts = o.maxAttempts;
+    return new ContainerEvents(connect, opts);
+  }
+
+  /**
+   * Gives a terminal to a running container like `docker attach`: resolves { detached: true } when
+   * the detach keys are typed (the container keeps running) or { detached: false, exitCode } when
+   * the container exits. stdin is put in raw mode while attached (when it is a TTY) and restored.
+   */
+  async attach(ref: string, o: AttachOptions): Promise<AttachResult> {
+    const keysSpec = o.detachKeys === undefined || o.detachKeys === '' ? DEFAULT_DETACH_KEYS : o.detachKeys;
+    const detachKeys = parseDetachKeys(keysSpec);
+    const info = await this.mustInspect(ref, `attach to container ${ref}`);
+    if (!info.running) {
+      throw new RuntimeError('CONTAINER_NOT_RUNNING', `cannot attach to container '${info.name}': it is ${info.state}; start it first`, {
+        detail: { id: info.id, state: info.state },
+      });
+    }
+    const container = this.docker.getContainer(info.id);
+    const socket = (await this.call({ op: `attach to container ${info.name}`, ref }, (signal) =>
+      container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true, detachKeys: keysSpec, abortSignal: signal }),
+    )) as unknown as Duplex;
+    return runAttachSession(
+      {
+        socket,
+        tty: info.tty,
+        detachKeys,
+        resize: (rows, cols) => container.resize({ h: rows, w: cols, abortSignal: AbortSignal.timeout(this.timeoutMs) } as object),
+        exitCode: () => this.exitCodeAfterStreamEnd(info.id),
+      },
+      o,
+    );
+  }
+
+  /** After an attach stream ends without a detach: the exit code, or undefined if it still runs. */
+  private async exitCodeAfterStreamEnd(id: string): Promise<number | undefined> {
+    // dockerd may close the stream a moment before it records the exit: give it that moment.
+    const deadline = Date.now() + 3000;
+    for (;;) {
+      const info = await this.inspect(id);
+      if (!info) return undefined;
+      if (!info.running) return info.exitCode;
+      if (Date.now() > deadline) return undefined;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private async mustInspect(ref: string, op: string): Promise<ContainerInfo> {
+    const info = await this.inspect(ref);
+    if (!info) throw new RuntimeError('NO_SUCH_CONTAINER', `${op}: no container named or with id '${ref}'`, { detail: { ref } });
+    return info;
+  }
+
+  /** One API request with a deadline; errors become RuntimeErrors. */
+  private async call<T>(ctx: Omit<DockerErrorContext, 'socket'>, fn: (signal: AbortSignal) => Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
+    try {
+      return await fn(AbortSignal.timeout(timeoutMs));
+    } catch (e) {
+      throw toRuntimeError(e, { ...ctx, socket: this.endpoint, timeoutMs });
+    }
+  }
+}
+
+function checkRef(ref: string): void {
+  if (typeof ref !== 'string' || !REF_RE.test(ref)) {
+    throw new UsageError('BAD_NAME', `'${String(ref)}' is not a container name or id (letters, digits, '_', '.', '-')`);
+  }
+}
+
+function checkName(name: string): void {
+  if (typeof name !== 'string' || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) {
+    throw new UsageError('BAD_NAME', `'${String(name)}' is not a valid container name: two or more of letters, digits, '_', '.', '-', starting with a letter or digit`);
+  }
+}
+
+function checkImage(image: string): void {
+  if (typeof image !== 'string' || !image || /[\s?#]/.test(image) || image.startsWith('/')) {
+    throw new UsageError('BAD_NAME', `'${String(image)}' is not an image reference (e.g. busybox, busybox:1.36, registry:5000/team/app@sha256:...)`);
+  }
+}
+
+function labelFilter(labels: Record<string, string> | undefined): string[] {
+  return Object.entries(labels ?? {}).map(([k, v]) => `${k}=${v}`);
+}
+
+function toInfo(d: InspectData): ContainerInfo {
+  const st = d.State ?? {};
+  const running = st.Running === true;
+  const info: ContainerInfo = {
+    id: d.Id,
+    name: (d.Name ?? '').replace(/^\//, ''),
+    image: d.Config?.Image ?? '',
+    pid: running ? (st.Pid ?? 0) : 0,
+    running,
+    state: st.Status ?? (running ? 'running' : 'unknown'),
+    labels: { ...(d.Config?.Labels ?? {}) },
+    tty: d.Config?.Tty === true,
+  };
+  if (st.StartedAt && st.StartedAt !== NEVER) info.startedAt = st.StartedAt;
+  if (!running && info.startedAt !== undefined && typeof st.ExitCode === 'number') info.exitCode = st.ExitCode;
+  if (typeof d.RestartCount === 'number') info.restartCount = d.RestartCount;
+  return info;
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
