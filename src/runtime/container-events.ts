@@ -50,11 +50,11 @@ export interface ContainerEvents {
 }
 
 const RECENT_KEYS = 512;
-const MAX_UNCLAIMED = 10_000;
+const MAX_UNCLAIMED = 1000;
 
 /**
  * Container events as an EventEmitter ('event', 'error', 'reconnect', 'connect', 'close') and as an
- * async iterable. Events that arrive before anyone listens are kept for the first iterator.
+ * async iterable. The last 1000 events that arrive before the first iterator is made are kept for it.
  * 'error' is emitted only for failures that end the stream (a refused filter, maxAttempts reached),
  * and only when someone listens for it; iterators see the failure as a rejection.
  * Breaking out of a `for await` loop closes the stream.
@@ -70,6 +70,7 @@ export class ContainerEvents extends EventEmitter implements AsyncIterable<Conta
   private lastTimeNano?: bigint;
   private readonly recent = new Set<string>();
   private unclaimed: ContainerEvent[] = [];
+  private iterated = false;
   private readonly iterators = new Set<EventQueue>();
   private failure?: EcdockError;
   private readonly readyPromise: Promise<void>;
@@ -122,6 +123,7 @@ export class ContainerEvents extends EventEmitter implements AsyncIterable<Conta
     else {
       for (const ev of this.unclaimed) q.push(ev);
       this.unclaimed = [];
+      this.iterated = true;
       this.iterators.add(q);
     }
     return q;
@@ -241,7 +243,11 @@ export class ContainerEvents extends EventEmitter implements AsyncIterable<Conta
     if (this.closed) return;
     this.emit('event', ev);
     if (this.iterators.size) for (const q of this.iterators) q.push(ev);
-    else if (this.listenerCount('event') === 0 && this.unclaimed.length < MAX_UNCLAIMED) this.unclaimed.push(ev);
+    else if (!this.iterated) {
+      // Kept for the first iterator, which is often created a moment after the events it wants.
+      this.unclaimed.push(ev);
+      if (this.unclaimed.length > MAX_UNCLAIMED) this.unclaimed.shift();
+    }
   }
 
   private fail(error: EcdockError): void {
