@@ -67,7 +67,9 @@ export class ContainerEvents extends EventEmitter implements AsyncIterable<Conta
   private closed = false;
   private abort?: AbortController;
   private wake?: () => void;
+  /** Time of the newest event delivered: the next `since`. */
   private lastTimeNano?: bigint;
+  private connectedAtNano?: bigint;
   private readonly recent = new Set<string>();
   private unclaimed: ContainerEvent[] = [];
   private iterated = false;
@@ -131,7 +133,8 @@ export class ContainerEvents extends EventEmitter implements AsyncIterable<Conta
 
   /** The `since` value a reconnect would use now. */
   get since(): string | undefined {
-    return this.lastTimeNano === undefined ? undefined : formatSince(this.lastTimeNano);
+    const nano = this.lastTimeNano ?? this.connectedAtNano;
+    return nano === undefined ? undefined : formatSince(nano);
   }
 
   private async run(): Promise<void> {
@@ -143,10 +146,9 @@ export class ContainerEvents extends EventEmitter implements AsyncIterable<Conta
         const conn = await this.connector(this.since, this.abort.signal);
         if (this.closed) break;
         attempt = 0;
-        if (conn.serverDate && !Number.isNaN(conn.serverDate.getTime())) {
-          // Before any event, the server's clock at connect time is where a reconnect resumes.
-          const floor = BigInt(Math.floor(conn.serverDate.getTime() / 1000)) * 1_000_000_000n;
-          if (this.lastTimeNano === undefined || this.lastTimeNano < floor) this.lastTimeNano = floor;
+        if (this.connectedAtNano === undefined && conn.serverDate && !Number.isNaN(conn.serverDate.getTime())) {
+          // Until an event arrives, the server's clock when we first connected is where a reconnect resumes.
+          this.connectedAtNano = BigInt(Math.floor(conn.serverDate.getTime() / 1000)) * 1_000_000_000n;
         }
         if (!this.connectedOnce) {
           this.connectedOnce = true;
