@@ -121,12 +121,52 @@ export class DockerRuntime implements ContainerRuntime {
   async imageExists(image: string): Promise<boolean> {
     checkImage(image);
     try {
-      // dockerode does not pass an abort signal for image inspect; the modem's own error still surfaces.
       await this.call({ op: `inspect image ${image}`, image }, () => this.docker.getImage(image).inspect());
       return true;
     } catch (e) {
       if (e instanceof RuntimeError && e.code === 'NO_SUCH_IMAGE') return false;
       throw e;
+    }
+  }
+
+  /**
+   * Imports a root filesystem (a tar stream, like `docker import`) as image `tag`. `changes` are
+   * Dockerfile instructions applied to it, e.g. ['CMD ["/bin/sh"]', 'ENV PATH=/bin'].
+   */
+  async importImage(tar: NodeJS.ReadableStream, o: { tag: string; changes?: string[]; timeoutMs?: number }): Promise<void> {
+    checkImage(o.tag);
+    const at = o.tag.lastIndexOf(':');
+    const [repo, tag] = at > o.tag.lastIndexOf('/') && at > 0 ? [o.tag.slice(0, at), o.tag.slice(at + 1)] : [o.tag, 'latest'];
+    const op = `import image ${o.tag}`;
+    const timeoutMs = o.timeoutMs ?? Math.max(this.timeoutMs, 120_000);
+    const progress = await this.call(
+      { op, image: o.tag },
+      async (signal) => {
+        const stream = (await this.docker.importImage(tar, { repo, tag, changes: o.changes ?? [], abortSignal: signal } as object)) as NodeJS.ReadableStream;
+        // dockerd reports import failures inside its progress stream, with status 200.
+        return await new Promise<string>((resolve, reject) => {
+          let text = '';
+          stream.on('data', (c: Buffer) => (text += c.toString()));
+          stream.on('end', () => resolve(text));
+          stream.on('error', reject);
+        });
+      },
+      timeoutMs,
+    );
+    const failure = progress
+      .split('\n')
+      .map((l) => {
+        try {
+          return JSON.parse(l) as { error?: string; errorDetail?: { message?: string } };
+        } catch {
+          return undefined;
+        }
+      })
+      .find((m) => m?.error);
+    if (failure) {
+      throw new RuntimeError('DOCKER_ERROR', `${op}: dockerd could not import it: ${failure.error}`, {
+        detail: { op, socket: this.endpoint, message: failure.errorDetail?.message ?? failure.error },
+      });
     }
   }
 
@@ -335,10 +375,22 @@ export class DockerRuntime implements ContainerRuntime {
 
   /** One API request with a deadline; errors become RuntimeErrors. */
   private async call<T>(ctx: Omit<DockerErrorContext, 'socket'>, fn: (signal: AbortSignal) => Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
+    const ac = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    // The signal cancels the request where dockerode passes it on; the race keeps the deadline where it does not.
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const e = new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError');
+        ac.abort(e);
+        reject(e);
+      }, timeoutMs);
+    });
     try {
-      return await fn(AbortSignal.timeout(timeoutMs));
+      return await Promise.race([fn(ac.signal), deadline]);
     } catch (e) {
       throw toRuntimeError(e, { ...ctx, socket: this.endpoint, timeoutMs });
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

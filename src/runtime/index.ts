@@ -7,3 +7,5 @@ export { ContainerEvents } from './container-events';
 export type { ContainerEventsOptions, ReconnectInfo } from './container-events';
 export { parseDetachKeys, DEFAULT_DETACH_KEYS } from './attach';
 export type { AttachOptions, AttachResult } from './attach';
+export { ensureBusyboxImage, busyboxRootfsTar, DEFAULT_BUSYBOX_IMAGE } from './busybox-image';
+export { TarWriter } from './tar';

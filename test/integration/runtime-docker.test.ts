@@ -5,8 +5,10 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { DockerRuntime } from '../../src/runtime/docker';
 import type { ContainerEvent } from '../../src/runtime';
+import { ensureBusyboxImage as ensureImage } from '../../src/runtime/busybox-image';
 import { isEcdockError, type ErrorCode } from '../../src/errors';
 import { BUSYBOX_IMAGE, ensureBusyboxImage, requireDocker, TestContainers } from '../support/docker';
 import { requireRoot, uniqueName } from '../support/env';
@@ -248,6 +250,23 @@ describe('DockerRuntime (real dockerd)', function () {
       const m = await pty.waitFor(/ATTACH-ERROR (\{.*\})/);
       assert.equal(JSON.parse(m[1]!).code, 'CONTAINER_NOT_RUNNING');
     });
+  });
+
+  it('imports a rootfs as an image (no registry), and reports a broken tar', async () => {
+    const tag = `ecdock-import-test:${uniqueName('t')}`;
+    const images = (rt as unknown as { docker: import('dockerode') }).docker;
+    try {
+      assert.equal(await ensureImage(rt, tag), tag);
+      assert.equal(await ensureImage(rt, tag), tag, 'idempotent');
+      const c = await tc.run({ image: tag, args: ['sh', '-c', 'sleep 60'] });
+      assert.equal(c.image, tag);
+      assert.ok(c.pid > 0);
+      await rejectsWith(rt.importImage(Readable.from([Buffer.from('not a tar at all')]), { tag: `${tag}-broken` }), 'DOCKER_ERROR');
+      assert.equal(await rt.imageExists(`${tag}-broken`), false);
+    } finally {
+      await tc.cleanup();
+      await images.getImage(tag).remove({ force: true }).catch(() => undefined);
+    }
   });
 
   describe('bad inputs create nothing', () => {
