@@ -1,0 +1,265 @@
+// Between OVSDB wire datums (RFC 7047 §5.1) and natural TypeScript values, driven by the column
+// type. The column type is needed in both directions (ovsdb.md §2.5): the server sends a set of
+// one element as the bare atom, so ["uuid","…"] is either a uuid or a set of one uuid, and only
+// the schema says which.
+//
+// Natural values:  uuid → string;  integer, real → number;  boolean;  string;
+//   optional (0..1) → value | undefined;  set (max > 1) → array;  map → Map<key, value>.
+
+import { OvsdbError, UsageError } from '../errors';
+import type { BaseType, ColumnType, NormalizedTable } from './schema';
+
+export type Atom = string | number | boolean;
+export type WireUuid = ['uuid', string];
+export type WireNamedUuid = ['named-uuid', string];
+export type WireAtom = string | number | boolean | WireUuid | WireNamedUuid;
+export type WireSet = ['set', WireAtom[]];
+export type WireMap = ['map', [WireAtom, WireAtom][]];
+export type WireDatum = WireAtom | WireSet | WireMap;
+/** A row as the wire carries it: column → datum. */
+export type WireRow = Record<string, WireDatum>;
+
+export type Value = Atom | undefined | Atom[] | Map<Atom, Atom>;
+/** A decoded row: natural values keyed by column name, always with `_uuid`. */
+export interface Row {
+  _uuid: string;
+  [column: string]: unknown;
+}
+
+export const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+export const ID_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+
+export function isUuid(s: unknown): s is string {
+  return typeof s === 'string' && s.length === 36 && UUID_RE.test(s);
+}
+
+function bad(message: string, detail?: unknown): UsageError {
+  return new UsageError('BAD_ARGUMENT', message, { detail });
+}
+
+function malformed(what: string, value: unknown): OvsdbError {
+  return new OvsdbError('OVSDB_PROTOCOL', `OVSDB protocol error: malformed ${what}: ${JSON.stringify(value)?.slice(0, 200)}`, { detail: value });
+}
+
+// ---------------------------------------------------------------- encode
+
+/**
+ * Encodes one atom. In uuid columns, a string that is a UUID becomes ["uuid",s] and any other
+ * identifier becomes ["named-uuid",s] (a row inserted earlier in the same transaction).
+ */
+export function encodeAtom(base: BaseType, v: unknown): WireAtom {
+  switch (base.type) {
+    case 'uuid':
+      if (Array.isArray(v) && v.length === 2 && (v[0] === 'uuid' || v[0] === 'named-uuid') && typeof v[1] === 'string') return v as WireUuid;
+      if (typeof v === 'string') {
+        if (isUuid(v)) return ['uuid', v];
+        if (ID_RE.test(v)) return ['named-uuid', v];
+      }
+      throw bad(`expected a UUID or a uuid-name, got ${JSON.stringify(v)}`);
+    case 'integer':
+      if (typeof v === 'number' && Number.isInteger(v)) return v;
+      throw bad(`expected an integer, got ${JSON.stringify(v)}`);
+    case 'real':
+      if (typeof v === 'number' && Number.isFinite(v)) return v;
+      throw bad(`expected a number, got ${JSON.stringify(v)}`);
+    case 'boolean':
+      if (typeof v === 'boolean') return v;
+      throw bad(`expected a boolean, got ${JSON.stringify(v)}`);
+    case 'string':
+      if (typeof v === 'string') {
+        if (base.enum && !base.enum.includes(v)) throw bad(`${JSON.stringify(v)} is not one of ${base.enum.map((x) => JSON.stringify(x)).join(', ')}`);
+        return v;
+      }
+      throw bad(`expected a string, got ${JSON.stringify(v)}`);
+  }
+}
+
+function elements(v: unknown): unknown[] {
+  if (Array.isArray(v)) return v;
+  if (v instanceof Set) return [...v];
+  return [v];
+}
+
+function entries(v: unknown): [unknown, unknown][] {
+  if (v instanceof Map) return [...v.entries()];
+  if (v && typeof v === 'object' && !Array.isArray(v)) return Object.entries(v);
+  throw bad(`expected a Map (or a plain object), got ${JSON.stringify(v)}`);
+}
+
+/** Encodes a natural value for a column of this type. */
+export function encodeDatum(type: ColumnType, v: unknown): WireDatum {
+  switch (type.kind) {
+    case 'atom':
+      return encodeAtom(type.key, v);
+    case 'optional':
+      if (v === undefined || v === null) return ['set', []];
+      if (Array.isArray(v) && v[0] !== 'uuid' && v[0] !== 'named-uuid') {
+        if (v.length > 1) throw bad(`expected at most one value, got ${v.length}`);
+        return ['set', v.map((x) => encodeAtom(type.key, x))];
+      }
+      return encodeAtom(type.key, v);
+    case 'set': {
+      // A lone uuid pair is one element, not a two-element set.
+      const list = type.key.type === 'uuid' && Array.isArray(v) && (v[0] === 'uuid' || v[0] === 'named-uuid') && v.length === 2 && typeof v[1] === 'string' ? [v] : elements(v);
+      return ['set', list.map((x) => encodeAtom(type.key, x))];
+    }
+    case 'map':
+      return ['map', entries(v).map(([k, x]) => [encodeAtom(type.key, k), encodeAtom(type.value!, x)])];
+  }
+}
+
+/**
+ * Encodes a condition or mutation operand: like encodeDatum, but a set or map may be given
+ * as a single element, and an empty set is always accepted.
+ */
+export function encodeOperand(type: ColumnType, v: unknown): WireDatum {
+  if (type.kind === 'atom') {
+    if (v === undefined || (Array.isArray(v) && v.length === 0)) return ['set', []];
+    return encodeAtom(type.key, v);
+  }
+  return encodeDatum(type, v);
+}
+
+/** Encodes a set of map keys (for `mutate … delete` on a map by key). */
+export function encodeKeySet(type: ColumnType, keys: unknown): WireSet {
+  return ['set', elements(keys).map((k) => encodeAtom(type.key, k))];
+}
+
+// ---------------------------------------------------------------- decode
+
+export function decodeAtom(base: BaseType, w: unknown): Atom {
+  if (base.type === 'uuid') {
+    if (Array.isArray(w) && (w[0] === 'uuid' || w[0] === 'named-uuid') && typeof w[1] === 'string') return w[1];
+    throw malformed('uuid', w);
+  }
+  const t = typeof w;
+  if (t === 'string' || t === 'number' || t === 'boolean') return w as Atom;
+  throw malformed(`${base.type} atom`, w);
+}
+
+/** Decodes a wire datum for a column of this type. A bare atom is a one-element set. */
+export function decodeDatum(type: ColumnType, w: unknown): Value {
+  switch (type.kind) {
+    case 'atom':
+      if (Array.isArray(w) && w[0] === 'set') {
+        const a = w[1];
+        if (Array.isArray(a) && a.length === 1) return decodeAtom(type.key, a[0]);
+        throw malformed('single value', w);
+      }
+      return decodeAtom(type.key, w);
+    case 'optional':
+      if (Array.isArray(w) && w[0] === 'set') {
+        const a = w[1];
+        if (!Array.isArray(a) || a.length > 1) throw malformed('optional value', w);
+        return a.length ? decodeAtom(type.key, a[0]) : undefined;
+      }
+      return decodeAtom(type.key, w);
+    case 'set':
+      if (Array.isArray(w) && w[0] === 'set') {
+        const a = w[1];
+        if (!Array.isArray(a)) throw malformed('set', w);
+        const out = new Array<Atom>(a.length);
+        for (let i = 0; i < a.length; i++) out[i] = decodeAtom(type.key, a[i]);
+        return out;
+      }
+      return [decodeAtom(type.key, w)];
+    case 'map': {
+      if (!Array.isArray(w) || w[0] !== 'map' || !Array.isArray(w[1])) throw malformed('map', w);
+      const out = new Map<Atom, Atom>();
+      for (const pair of w[1] as unknown[]) {
+        if (!Array.isArray(pair) || pair.length !== 2) throw malformed('map pair', pair);
+        out.set(decodeAtom(type.key, pair[0]), decodeAtom(type.value!, pair[1]));
+      }
+      return out;
+    }
+  }
+}
+
+/** The value a column holds when nothing was written to it (RFC 7047 §5.1 defaults). */
+export function defaultValue(type: ColumnType): Value {
+  switch (type.kind) {
+    case 'optional':
+      return undefined;
+    case 'set':
+      return [];
+    case 'map':
+      return new Map();
+    case 'atom':
+      return defaultAtom(type.key);
+  }
+}
+
+export function defaultAtom(base: BaseType): Atom {
+  switch (base.type) {
+    case 'integer':
+    case 'real':
+      return 0;
+    case 'boolean':
+      return false;
+    case 'string':
+      return '';
+    case 'uuid':
+      return ZERO_UUID;
+  }
+}
+
+/** Decodes a wire row. Unknown columns (a newer server) are kept undecoded rather than dropped. */
+export function decodeRow(table: NormalizedTable, wire: Record<string, unknown>, uuid?: string): Row {
+  const row: Row = { _uuid: uuid ?? '' };
+  for (const col in wire) {
+    const type = table.columns.get(col);
+    row[col] = type ? decodeDatum(type, wire[col]) : wire[col];
+  }
+  if (uuid !== undefined) row._uuid = uuid;
+  return row;
+}
+
+/** Encodes a natural row (only the columns present). `_uuid` and `_version` are never written. */
+export function encodeRow(table: NormalizedTable, row: Record<string, unknown>): WireRow {
+  const out: WireRow = {};
+  for (const col in row) {
+    if (col === '_uuid' || col === '_version') continue;
+    const v = row[col];
+    const type = table.columns.get(col);
+    if (!type) throw bad(`table ${table.name} has no column ${col}`);
+    if (v === undefined && type.kind !== 'optional') continue;
+    try {
+      out[col] = encodeDatum(type, v);
+    } catch (e) {
+      if (e instanceof UsageError) throw bad(`${table.name}.${col}: ${e.message}`, { table: table.name, column: col, value: v });
+      throw e;
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- equality
+
+/** Equality of natural values of one column (arrays compared as sets, maps by entries). */
+export function valueEquals(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) return false;
+    if (a.length <= 8) {
+      for (const x of a) if (!b.includes(x)) return false;
+      return true;
+    }
+    const s = new Set<unknown>(b);
+    for (const x of a) if (!s.has(x)) return false;
+    return true;
+  }
+  if (a instanceof Map && b instanceof Map) {
+    if (a.size !== b.size) return false;
+    for (const [k, v] of a) if (!b.has(k) || b.get(k) !== v) return false;
+    return true;
+  }
+  return false;
+}
+
+export function rowEquals(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (!(k in b) || !valueEquals(a[k], b[k])) return false;
+  return true;
+}

@@ -1,0 +1,339 @@
+// A monitor: one subscription to a database's tables, and the replica it keeps current. The
+// subscription survives reconnects — the client re-issues it on every new session, and the
+// replica is rebuilt from the new initial dump with only the differences reported (ovsdb.md §5.2).
+
+import { EventEmitter } from 'node:events';
+import { OvsdbError } from '../errors';
+import { Replica, type RowChange, type TableSpec } from './cache';
+import type { Connection } from './connection';
+import { ZERO_UUID, isUuid, type Row } from './datum';
+import type { Condition } from './operations';
+import { errorTag } from './results';
+import { normalizeSchema, type DatabaseSchema } from './schema';
+
+export interface MonitorSelect {
+  initial?: boolean;
+  insert?: boolean;
+  delete?: boolean;
+  modify?: boolean;
+}
+
+export interface MonitorTableSpec {
+  /** Columns to monitor; default: every column of the table. */
+  columns?: readonly string[];
+  /** Only rows matching these (wire) conditions; needs monitor_cond (OVS ≥ 2.6). */
+  where?: Condition[];
+  select?: MonitorSelect;
+  /** Extra columns to index for O(1) findBy (schema indexes on one column are always indexed). */
+  indexes?: readonly string[];
+}
+
+export type MonitorTables = Record<string, readonly string[] | MonitorTableSpec>;
+
+interface NormalizedSpec {
+  columns: string[];
+  where?: Condition[];
+  select?: MonitorSelect;
+  indexes?: readonly string[];
+}
+
+/** What a Monitor needs from the client that owns it. */
+export interface MonitorHost {
+  readonly closed: boolean;
+  call<T>(method: string, params: unknown[], o?: { timeoutMs?: number }): Promise<T>;
+  forget(mon: { readonly id: string }): void;
+}
+
+type Waiter = { check(): boolean; fail(e: Error): void };
+
+type Method = 'monitor_cond_since' | 'monitor_cond' | 'monitor';
+
+/** Builds the table specs of a monitor request, checked against the server's schema. */
+export function normalizeMonitorTables(schema: DatabaseSchema, tables: MonitorTables, where: Record<string, Condition[]> = {}): Map<string, NormalizedSpec> {
+  const n = normalizeSchema(schema);
+  const out = new Map<string, NormalizedSpec>();
+  const missing: string[] = [];
+  for (const [table, s] of Object.entries(tables)) {
+    const t = n.tables.get(table);
+    if (!t) {
+      missing.push(`table ${table}`);
+      continue;
+    }
+    const spec: MonitorTableSpec = Array.isArray(s) ? { columns: s as readonly string[] } : (s as MonitorTableSpec);
+    const cols = (spec.columns ?? t.declared).filter((c) => c !== '_uuid');
+    for (const c of cols) if (!t.columns.has(c)) missing.push(`column ${table}.${c}`);
+    const w = spec.where ?? where[table];
+    out.set(table, {
+      columns: [...new Set(cols)],
+      ...(w ? { where: w } : {}),
+      ...(spec.select ? { select: spec.select } : {}),
+      ...(spec.indexes ? { indexes: spec.indexes } : {}),
+    });
+  }
+  for (const table of Object.keys(where)) if (!(table in tables)) missing.push(`table ${table} (in where, but not monitored)`);
+  if (missing.length) {
+    throw new OvsdbError('OVSDB_SCHEMA_MISMATCH', `cannot monitor ${schema.name}: the server's schema (${schema.version}) has no ${missing.join(', ')}`, {
+      detail: { missing },
+    });
+  }
+  return out;
+}
+
+export class Monitor<T extends object = Record<string, Row>> extends EventEmitter {
+  readonly db: string;
+  /** The monitor id on the wire (the same across reconnects). */
+  readonly id: string;
+  private schemaValue: DatabaseSchema;
+  private replica: Replica;
+  private readonly specs: Map<string, NormalizedSpec>;
+  private readonly host: MonitorHost;
+  private lastTxnId = ZERO_UUID;
+  private subscribed = false;
+  private ended: OvsdbError | undefined;
+  private readonly waiters = new Set<Waiter>();
+
+  /** @internal Created by OvsdbClient.monitor. */
+  constructor(host: MonitorHost, id: string, db: string, schema: DatabaseSchema, specs: Map<string, NormalizedSpec>) {
+    super();
+    this.host = host;
+    this.id = id;
+    this.db = db;
+    this.schemaValue = schema;
+    this.specs = specs;
+    this.replica = this.makeReplica(schema);
+  }
+
+  /** The server schema this monitor decodes with. */
+  get schema(): DatabaseSchema {
+    return this.schemaValue;
+  }
+
+  /** The last transaction id seen (monitor_cond_since / update3); all zeros for standalone databases. */
+  get lastTransactionId(): string {
+    return this.lastTxnId;
+  }
+
+  get active(): boolean {
+    return !this.ended;
+  }
+
+  /** @internal True once a subscription reply has been applied. */
+  get established(): boolean {
+    return this.subscribed;
+  }
+
+  /** Live view of a monitored table's rows, by uuid. Do not mutate. */
+  rows<K extends Extract<keyof T, string>>(table: K): Map<string, T[K]> {
+    return this.replica.table(table).rows as unknown as Map<string, T[K]>;
+  }
+
+  get<K extends Extract<keyof T, string>>(table: K, uuid: string): T[K] | undefined {
+    return this.replica.table(table).rows.get(uuid) as T[K] | undefined;
+  }
+
+  /** First row whose column equals value: O(1) for indexed columns (schema indexes such as name), a scan otherwise. */
+  findBy<K extends Extract<keyof T, string>>(table: K, column: Extract<keyof T[K], string> | '_uuid', value: unknown): T[K] | undefined {
+    return this.replica.table(table).findBy(column, value) as T[K] | undefined;
+  }
+
+  /** Every row whose column equals value. */
+  findAll<K extends Extract<keyof T, string>>(table: K, column: Extract<keyof T[K], string> | '_uuid', value: unknown): T[K][] {
+    return this.replica.table(table).findAll(column, value) as T[K][];
+  }
+
+  /**
+   * Resolves with the predicate's first truthy value, checking now and after every applied
+   * update. Rejects OVSDB_TIMEOUT after timeoutMs, OVSDB_CONNECTION_LOST if the client is closed,
+   * OVSDB_CANCELED if the monitor is canceled.
+   */
+  waitFor<R>(predicate: () => R | undefined | false | null, timeoutMs: number): Promise<R> {
+    if (this.ended) return Promise.reject(this.ended);
+    return new Promise<R>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const w: Waiter = {
+        check: () => {
+          let v: R | undefined | false | null;
+          try {
+            v = predicate();
+          } catch (e) {
+            this.waiters.delete(w);
+            if (timer) clearTimeout(timer);
+            reject(e);
+            return true;
+          }
+          if (v === undefined || v === false || v === null) return false;
+          this.waiters.delete(w);
+          if (timer) clearTimeout(timer);
+          resolve(v);
+          return true;
+        },
+        fail: (e) => {
+          this.waiters.delete(w);
+          if (timer) clearTimeout(timer);
+          reject(e);
+        },
+      };
+      if (w.check()) return;
+      this.waiters.add(w);
+      timer = setTimeout(
+        () => w.fail(new OvsdbError('OVSDB_TIMEOUT', `the awaited state did not appear in ${this.db} within ${timeoutMs} ms`, { detail: { timeoutMs } })),
+        timeoutMs,
+      );
+    });
+  }
+
+  /** Stops the subscription (monitor_cancel); the cache stops changing. */
+  async cancel(): Promise<void> {
+    if (this.ended) return;
+    this.end(new OvsdbError('OVSDB_CANCELED', `the monitor of ${this.db} was canceled`));
+    this.host.forget(this);
+    if (this.host.closed) return;
+    try {
+      await this.host.call('monitor_cancel', [this.id]);
+    } catch (e) {
+      // Gone already (connection lost, or the server never knew it): nothing left to cancel.
+      const code = (e as OvsdbError).code;
+      if (code !== 'OVSDB_CONNECTION_LOST' && code !== 'OVSDB_ERROR' && code !== 'OVSDB_TIMEOUT') throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------- driven by the client
+
+  /** @internal Ends the monitor (client closed, or canceled); pending waitFor calls reject with err. */
+  end(err: OvsdbError): void {
+    if (this.ended) return;
+    this.ended = err;
+    for (const w of [...this.waiters]) w.fail(err);
+  }
+
+  /**
+   * @internal Subscribes on a session: the first time, or again after a reconnect. The reply is
+   * applied synchronously in the dispatcher (RequestOptions.map) before any later update.
+   */
+  async subscribe(conn: Connection, schema: DatabaseSchema, timeoutMs?: number): Promise<void> {
+    if (schema !== this.schemaValue && (schema.version !== this.schemaValue.version || schema.cksum !== this.schemaValue.cksum)) {
+      // The database was converted while we were away: decode with the new schema from now on.
+      normalizeMonitorTables(schema, Object.fromEntries([...this.specs].map(([k, v]) => [k, { columns: v.columns }])));
+      const before = this.replica;
+      this.schemaValue = schema;
+      this.replica = this.makeReplica(schema);
+      this.pendingBefore = before;
+      this.lastTxnId = ZERO_UUID;
+    }
+    for (;;) {
+      const method: Method = conn.caps.monitorCondSince !== false ? 'monitor_cond_since' : conn.caps.monitorCond !== false ? 'monitor_cond' : 'monitor';
+      const params = method === 'monitor_cond_since' ? [this.db, this.id, this.request(method), this.lastTxnId] : [this.db, this.id, this.request(method)];
+      try {
+        await conn.request(method, params, { ...(timeoutMs !== undefined ? { timeoutMs } : {}), map: (r) => this.applyReply(method, r) });
+        return;
+      } catch (e) {
+        if (errorTag(e) !== 'unknown method') throw e;
+        if (method === 'monitor_cond_since') conn.caps.monitorCondSince = false;
+        else if (method === 'monitor_cond') conn.caps.monitorCond = false;
+        else throw e;
+      }
+    }
+  }
+
+  /** @internal An update/update2/update3 notification for this monitor. Throws if the cache cannot follow it. */
+  handleNotification(method: string, params: unknown[]): void {
+    if (this.ended) return;
+    let changes: RowChange[];
+    if (method === 'update2') changes = this.replica.applyUpdate2(params[1]);
+    else if (method === 'update3') {
+      if (typeof params[1] === 'string' && isUuid(params[1])) this.lastTxnId = params[1];
+      changes = this.replica.applyUpdate2(params[2]);
+    } else changes = this.replica.applyUpdate1(params[1]);
+    for (const c of changes) this.emitSafe('change', c);
+    this.emitSafe('update', changes);
+    this.runWaiters();
+  }
+
+  private pendingBefore: Replica | undefined;
+
+  private request(method: Method): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [table, s] of this.specs) {
+      const r: Record<string, unknown> = { columns: s.columns };
+      if (s.select) r.select = s.select;
+      if (s.where) {
+        if (method === 'monitor') {
+          throw new OvsdbError('OVSDB_ERROR', `the server does not support conditional monitors (monitor_cond), needed for the where clause on ${table}`);
+        }
+        r.where = s.where;
+      }
+      out[table] = method === 'monitor' ? r : [r];
+    }
+    return out;
+  }
+
+  private makeReplica(schema: DatabaseSchema): Replica {
+    const specs = new Map<string, TableSpec>();
+    for (const [t, s] of this.specs) specs.set(t, { columns: s.columns, ...(s.indexes ? { indexes: s.indexes } : {}) });
+    return new Replica(normalizeSchema(schema), specs);
+  }
+
+  private applyReply(method: Method, r: unknown): void {
+    let updates: unknown;
+    let found = false;
+    if (method === 'monitor_cond_since') {
+      if (!Array.isArray(r) || r.length !== 3 || typeof r[0] !== 'boolean' || typeof r[1] !== 'string') {
+        throw new OvsdbError('OVSDB_PROTOCOL', 'OVSDB protocol error: malformed monitor_cond_since reply', { detail: r });
+      }
+      found = r[0];
+      this.lastTxnId = r[1];
+      updates = r[2];
+    } else updates = r;
+    const format = method === 'monitor' ? 1 : 2;
+    const first = !this.subscribed;
+    this.subscribed = true;
+    let changes: RowChange[];
+    if (this.pendingBefore) {
+      // New schema: compare the old replica's rows with the fresh dump.
+      const before = this.pendingBefore;
+      this.pendingBefore = undefined;
+      if (format === 2) this.replica.applyUpdate2(updates);
+      else this.replica.applyUpdate1(updates);
+      changes = diffReplicas(before, this.replica);
+    } else if (found) changes = this.replica.applyUpdate2(updates);
+    else if (first) {
+      if (format === 2) this.replica.applyUpdate2(updates);
+      else this.replica.applyUpdate1(updates);
+      changes = [];
+    } else changes = this.replica.replace(updates, format);
+    if (!first) {
+      for (const c of changes) this.emitSafe('change', c);
+      this.emitSafe('resync', changes);
+    }
+    this.runWaiters();
+  }
+
+  private runWaiters(): void {
+    if (!this.waiters.size) return;
+    for (const w of [...this.waiters]) w.check();
+  }
+
+  /** A listener that throws must not break the dispatcher; it surfaces as an uncaught exception, as in any emitter. */
+  private emitSafe(event: string, ...args: unknown[]): void {
+    try {
+      this.emit(event, ...args);
+    } catch (e) {
+      queueMicrotask(() => {
+        throw e;
+      });
+    }
+  }
+}
+
+function diffReplicas(before: Replica, after: Replica): RowChange[] {
+  const changes: RowChange[] = [];
+  for (const [name, tc] of after.tables) {
+    const old = before.tables.get(name)?.rows ?? new Map<string, Row>();
+    for (const [uuid, row] of tc.rows) {
+      const o = old.get(uuid);
+      changes.push(o ? { table: name, uuid, old: o, new: row } : { table: name, uuid, new: row });
+    }
+    for (const [uuid, o] of old) if (!tc.rows.has(uuid)) changes.push({ table: name, uuid, old: o });
+  }
+  return changes;
+}
