@@ -73,6 +73,7 @@ export class ContainerEvents extends EventEmitter implements AsyncIterable<Conta
   private readonly recent = new Set<string>();
   private unclaimed: ContainerEvent[] = [];
   private iterated = false;
+  private delivered = 0;
   private readonly iterators = new Set<EventQueue>();
   private failure?: EcdockError;
   private readonly readyPromise: Promise<void>;
@@ -145,7 +146,6 @@ export class ContainerEvents extends EventEmitter implements AsyncIterable<Conta
         this.abort = new AbortController();
         const conn = await this.connector(this.since, this.abort.signal);
         if (this.closed) break;
-        attempt = 0;
         if (this.connectedAtNano === undefined && conn.serverDate && !Number.isNaN(conn.serverDate.getTime())) {
           // Until an event arrives, the server's clock when we first connected is where a reconnect resumes.
           this.connectedAtNano = BigInt(Math.floor(conn.serverDate.getTime() / 1000)) * 1_000_000_000n;
@@ -155,7 +155,15 @@ export class ContainerEvents extends EventEmitter implements AsyncIterable<Conta
           this.resolveReady();
         }
         this.emit('connect');
-        await this.consume(conn.stream);
+        const since = Date.now();
+        const before = this.delivered;
+        try {
+          await this.consume(conn.stream);
+        } finally {
+          // A connection that carried events or lasted is a success: backoff starts over. One that
+          // the server drops at once keeps backing off, so a flapping dockerd is not hammered.
+          if (this.delivered > before || Date.now() - since >= this.maxDelayMs) attempt = 0;
+        }
       } catch (e) {
         if (this.closed) break;
         error = isEcdockError(e) ? e : new RuntimeError('DOCKER_ERROR', `container events: ${(e as Error)?.message ?? String(e)}`, { cause: e });
@@ -243,6 +251,7 @@ export class ContainerEvents extends EventEmitter implements AsyncIterable<Conta
     if (this.recent.size > RECENT_KEYS) this.recent.delete(this.recent.values().next().value as string);
     if (this.lastTimeNano === undefined || nano > this.lastTimeNano) this.lastTimeNano = nano;
     if (this.closed) return;
+    this.delivered++;
     this.emit('event', ev);
     if (this.iterators.size) for (const q of this.iterators) q.push(ev);
     else if (!this.iterated) {

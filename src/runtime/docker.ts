@@ -95,7 +95,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   /** The container with this name or id, or undefined. */
   async inspect(ref: string): Promise<ContainerInfo | undefined> {
-    checkRef(ref);
+    ref = checkRef(ref);
     try {
       const data = await this.call({ op: `inspect container ${ref}`, ref }, (signal) =>
         this.docker.getContainer(ref).inspect({ abortSignal: signal }),
@@ -205,7 +205,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   /** Starts a created or stopped container; returns its info with the pid. Already running is fine. */
   async start(ref: string): Promise<ContainerInfo> {
-    checkRef(ref);
+    ref = checkRef(ref);
     await this.call({ op: `start container ${ref}`, ref }, (signal) => this.docker.getContainer(ref).start({ abortSignal: signal })).catch(
       (e: unknown) => {
         if (!isStatus((e as RuntimeError).cause, 304)) throw e;
@@ -227,7 +227,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   /** Stops a container (SIGTERM, then SIGKILL after timeoutS, default 10). Already stopped is fine. */
   async stop(ref: string, o: { timeoutS?: number } = {}): Promise<void> {
-    checkRef(ref);
+    ref = checkRef(ref);
     const t = o.timeoutS;
     const graceMs = (t ?? 10) * 1000;
     await this.call(
@@ -241,13 +241,13 @@ export class DockerRuntime implements ContainerRuntime {
 
   /** Sends a signal (default SIGKILL). CONTAINER_NOT_RUNNING if it is not running. */
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
-    checkRef(ref);
+    ref = checkRef(ref);
     await this.call({ op: `kill container ${ref}`, ref }, (abortSignal) => this.docker.getContainer(ref).kill({ signal, abortSignal }));
   }
 
   /** Stops (if running) and starts again; returns the new info (new pid). */
   async restart(ref: string, o: { timeoutS?: number } = {}): Promise<ContainerInfo> {
-    checkRef(ref);
+    ref = checkRef(ref);
     const t = o.timeoutS;
     await this.call(
       { op: `restart container ${ref}`, ref },
@@ -259,7 +259,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   /** Removes a container (and its anonymous volumes). False if there was none. force: kill it first if running. */
   async remove(ref: string, o: { force?: boolean } = {}): Promise<boolean> {
-    checkRef(ref);
+    ref = checkRef(ref);
     try {
       await this.call({ op: `remove container ${ref}`, ref }, (signal) =>
         this.docker.getContainer(ref).remove({ force: o.force ?? false, v: true, abortSignal: signal }),
@@ -395,10 +395,12 @@ export class DockerRuntime implements ContainerRuntime {
   }
 }
 
-function checkRef(ref: string): void {
+/** The ref as the API wants it in a path: checked, without Docker's leading '/'. */
+function checkRef(ref: string): string {
   if (typeof ref !== 'string' || !REF_RE.test(ref)) {
     throw new UsageError('BAD_NAME', `'${String(ref)}' is not a container name or id (letters, digits, '_', '.', '-')`);
   }
+  return ref.replace(/^\//, '');
 }
 
 function checkName(name: string): void {

@@ -79,6 +79,7 @@ describe('DockerRuntime (real dockerd)', function () {
     assert.deepEqual(byName, c);
     assert.deepEqual(byId, c);
     assert.deepEqual(byShortId, c);
+    assert.deepEqual(await rt.inspect(`/${c.name}`), c, "Docker's own '/name' form");
     const r = await rt.resolve(c.name);
     assert.equal(r.pid, c.pid);
   });

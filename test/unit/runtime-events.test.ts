@@ -201,6 +201,27 @@ describe('ContainerEvents (fake dockerd)', function () {
     }
   });
 
+  it('keeps backing off when dockerd accepts and drops at once, without events', async () => {
+    fake = new FakeDockerd((_req, res) => res.writeHead(200).end());
+    await fake.start();
+    const events = new DockerRuntime({ socketPath: fake.socketPath }).events({ minDelayMs: 5, maxDelayMs: 1000 });
+    const reconnects: ReconnectInfo[] = [];
+    events.on('reconnect', (info) => reconnects.push(info));
+    try {
+      while (reconnects.length < 3) await new Promise((r) => setTimeout(r, 5));
+      assert.deepEqual(
+        reconnects.slice(0, 3).map((r) => [r.attempt, r.delayMs, r.error]),
+        [
+          [1, 5, undefined],
+          [2, 10, undefined],
+          [3, 20, undefined],
+        ],
+      );
+    } finally {
+      events.close();
+    }
+  });
+
   it('survives a dockerd restart: reconnects and sees what happened meanwhile', async () => {
     let sent = 0;
     fake = new FakeDockerd((req, res, n) => {
