@@ -1,4 +1,570 @@
-// Placeholder: replaced by the netlink addon (issue 3).
+// ecdock native addon: network-namespace handles and NETLINK_ROUTE transactions.
+//
+// The one dangerous thing here is setns(2): it switches the *calling thread*, and every thread
+// that thread creates afterwards inherits the switch. If the JS thread or a libuv pool thread were
+// switched, later fs / dns.lookup work of the whole process could run in a container's network.
+// So: no thread that runs JavaScript or libuv work ever calls setns. A throwaway std::thread enters
+// the target namespace, opens a netlink socket there and exits; the socket keeps its namespace for
+// life and is used from our own worker threads (never the libuv pool, never switched).
+//
+// Everything else (message encoding, decoding, validation, error mapping) lives in TypeScript
+// (src/netlink/); this file only frames the byte stream: it reads the nlmsghdr of each request to
+// learn its seq, and each reply's to know when every request has been answered.
+
 #include <napi.h>
-static Napi::Object Init(Napi::Env env, Napi::Object exports) { return exports; }
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/nsfs.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
+#endif
+#ifndef NETLINK_CAP_ACK
+#define NETLINK_CAP_ACK 10
+#endif
+#ifndef NETLINK_GET_STRICT_CHK
+#define NETLINK_GET_STRICT_CHK 12
+#endif
+
+namespace {
+
+constexpr size_t kMaxChunkBytes = 64 * 1024;  // well under the default 208 KiB sndbuf
+constexpr int kRcvBuf = 8 << 20;             // acks and echoes of a whole chunk must fit
+constexpr int kPollSliceMs = 100;            // how often a waiting worker checks for shutdown
+
+std::atomic<long> g_sockets_open{0};
+std::atomic<long> g_factory_threads{0};
+
+// ---- errors ---------------------------------------------------------------------------------
+
+Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& what = "") {
+  char buf[128];
+  const char* text = strerror_r(err, buf, sizeof buf);
+  std::string msg = std::string(syscall) + (what.empty() ? "" : " " + what) + ": " + text;
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  return e;
+}
+
+// ---- netlink sockets --------------------------------------------------------------------------
+
+// Configures and binds a fresh NETLINK_ROUTE socket; closes it on failure.
+int PrepareSocket(int fd, int* err, const char** syscall) {
+  int one = 1;
+  // Extended acks (kernel message + offending attribute), capped acks (no echo of our request),
+  // strict checking of dump requests (kernel-side filters). Failures of the optional ones are ignored.
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
+  int rcv = kRcvBuf;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) != 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+  struct sockaddr_nl sa {};
+  sa.nl_family = AF_NETLINK;
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) != 0) {
+    *err = errno;
+    *syscall = "bind";
+    close(fd);
+    return -1;
+  }
+  g_sockets_open++;
+  return fd;
+}
+
+// Opens a NETLINK_ROUTE socket in the network namespace `nsfd` (or, with nsfd < 0, in the namespace
+// of the calling worker, which is the one the process's JS thread was in when the worker started).
+int OpenRouteSocket(int nsfd, int* err, const char** syscall) {
+  int fd = -1;
+  if (nsfd < 0) {
+    fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0) {
+      *err = errno;
+      *syscall = "socket";
+      return -1;
+    }
+    return PrepareSocket(fd, err, syscall);
+  }
+  int terr = 0;
+  const char* tsys = nullptr;
+  try {
+    // The socket factory: this thread is the only one that ever calls setns. It creates nothing,
+    // touches no JS or libuv state, never switches back, and exits here; the kernel task (and its
+    // namespace membership) dies with it. It inherits our blocked signal mask.
+    std::thread factory([&fd, &terr, &tsys, nsfd] {
+      if (setns(nsfd, CLONE_NEWNET) != 0) {
+        terr = errno;
+        tsys = "setns";
+        return;
+      }
+      fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+      if (fd < 0) {
+        terr = errno;
+        tsys = "socket";
+      }
+    });
+    factory.join();
+    g_factory_threads++;
+  } catch (const std::system_error& e) {
+    *err = e.code().value() ? e.code().value() : EAGAIN;
+    *syscall = "pthread_create";
+    return -1;
+  }
+  if (fd < 0) {
+    *err = terr;
+    *syscall = tsys;
+    return -1;
+  }
+  return PrepareSocket(fd, err, syscall);
+}
+
+void CloseSocket(int fd) {
+  if (fd >= 0 && close(fd) == 0) g_sockets_open--;
+}
+
+int64_t NowMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// ---- jobs and the worker pool -------------------------------------------------------------------
+
+struct Job {
+  // input
+  std::vector<uint8_t> request;  // concatenated nlmsghdr-framed requests
+  int nsfd = -1;                 // namespace to open the socket in (< 0: the worker's own)
+  int sock = -1;                 // an already open socket to use instead
+  bool keep = false;             // leave the socket open and hand it back
+  bool stop_on_error = false;    // do not send later chunks after a chunk had an error
+  int timeout_ms = 30000;
+  size_t chunk_msgs = 64;
+  // output
+  int err = 0;
+  const char* syscall = nullptr;
+  std::vector<uint8_t> reply;  // every reply message addressed to one of our seqs, in order
+  int out_sock = -1;
+  napi_deferred deferred = nullptr;
+};
+
+struct Engine {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::condition_variable exited;
+  std::deque<Job*> queue;
+  bool stopping = false;
+  int threads = 0;
+  int idle = 0;
+  int max_threads = 2;
+  napi_threadsafe_function tsfn = nullptr;
+  size_t in_flight = 0;  // JS thread only
+};
+
+bool Stopping(Engine* eng) {
+  std::lock_guard<std::mutex> lk(eng->mu);
+  return eng->stopping;
+}
+
+void RunJob(Engine* eng, Job* job) {
+  struct Msg {
+    size_t off, len;
+    uint32_t seq;
+  };
+  std::vector<Msg> msgs;
+  const uint8_t* req = job->request.data();
+  size_t total = job->request.size();
+  for (size_t off = 0; off < total;) {
+    if (total - off < sizeof(nlmsghdr)) break;
+    nlmsghdr h;
+    memcpy(&h, req + off, sizeof h);
+    if (h.nlmsg_len < sizeof(nlmsghdr) || h.nlmsg_len > total - off) {
+      job->err = EINVAL;
+      job->syscall = "frame";
+      return;
+    }
+    msgs.push_back({off, h.nlmsg_len, h.nlmsg_seq});
+    off += NLMSG_ALIGN(h.nlmsg_len);
+  }
+
+  int fd = job->sock;
+  if (fd < 0) {
+    fd = OpenRouteSocket(job->nsfd, &job->err, &job->syscall);
+    if (fd < 0) return;
+  }
+  job->out_sock = fd;
+
+  std::vector<uint8_t> buf(64 * 1024);
+  const int64_t deadline = NowMs() + job->timeout_ms;
+  size_t next = 0;
+  while (next < msgs.size()) {
+    if (Stopping(eng)) {
+      job->err = ECANCELED;
+      job->syscall = "transact";
+      break;
+    }
+    // One chunk: consecutive messages, bounded so that their acks and echoes fit the receive buffer.
+    size_t first = next, bytes = 0;
+    std::unordered_map<uint32_t, bool> pending;
+    while (next < msgs.size() && next - first < job->chunk_msgs &&
+           (next == first || bytes + NLMSG_ALIGN(msgs[next].len) <= kMaxChunkBytes)) {
+      bytes += NLMSG_ALIGN(msgs[next].len);
+      pending[msgs[next].seq] = true;
+      next++;
+    }
+    size_t chunk_len = msgs[next - 1].off + msgs[next - 1].len - msgs[first].off;
+    struct sockaddr_nl kernel {};
+    kernel.nl_family = AF_NETLINK;
+    struct iovec iov = {const_cast<uint8_t*>(req + msgs[first].off), chunk_len};
+    struct msghdr mh {};
+    mh.msg_name = &kernel;
+    mh.msg_namelen = sizeof kernel;
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    ssize_t n;
+    do n = sendmsg(fd, &mh, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      job->err = errno;
+      job->syscall = "sendmsg";
+      break;
+    }
+
+    size_t open = pending.size();
+    bool chunk_failed = false;
+    while (open > 0) {
+      int64_t left = deadline - NowMs();
+      if (left <= 0) {
+        job->err = ETIMEDOUT;
+        job->syscall = "recvmsg";
+        break;
+      }
+      if (Stopping(eng)) {
+        job->err = ECANCELED;
+        job->syscall = "transact";
+        break;
+      }
+      struct pollfd pfd = {fd, POLLIN, 0};
+      int pr = poll(&pfd, 1, int(left < kPollSliceMs ? left : kPollSliceMs));
+      if (pr < 0 && errno != EINTR) {
+        job->err = errno;
+        job->syscall = "poll";
+        break;
+      }
+      if (pr <= 0) continue;
+      // Learn the datagram's size first so that nothing is ever truncated.
+      ssize_t want;
+      do want = recv(fd, nullptr, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+      while (want < 0 && errno == EINTR);
+      if (want < 0) {
+        if (errno == EAGAIN) continue;
+        job->err = errno;  // ENOBUFS: the kernel dropped replies; the caller must not guess
+        job->syscall = "recvmsg";
+        break;
+      }
+      if (size_t(want) > buf.size()) buf.resize(size_t(want));
+      struct sockaddr_nl from {};
+      struct iovec riov = {buf.data(), buf.size()};
+      struct msghdr rh {};
+      rh.msg_name = &from;
+      rh.msg_namelen = sizeof from;
+      rh.msg_iov = &riov;
+      rh.msg_iovlen = 1;
+      ssize_t got;
+      do got = recvmsg(fd, &rh, MSG_DONTWAIT);
+      while (got < 0 && errno == EINTR);
+      if (got < 0) {
+        if (errno == EAGAIN) continue;
+        job->err = errno;
+        job->syscall = "recvmsg";
+        break;
+      }
+      if (from.nl_pid != 0) continue;  // only the kernel talks to us
+      size_t len = size_t(got);
+      for (size_t off = 0; off + sizeof(nlmsghdr) <= len;) {
+        nlmsghdr h;
+        memcpy(&h, buf.data() + off, sizeof h);
+        if (h.nlmsg_len < sizeof(nlmsghdr) || h.nlmsg_len > len - off) break;
+        auto it = pending.find(h.nlmsg_seq);
+        if (it != pending.end()) {
+          job->reply.insert(job->reply.end(), buf.data() + off, buf.data() + off + h.nlmsg_len);
+          job->reply.resize(NLMSG_ALIGN(job->reply.size()), 0);
+          if (it->second && (h.nlmsg_type == NLMSG_ERROR || h.nlmsg_type == NLMSG_DONE)) {
+            it->second = false;
+            open--;
+            if (h.nlmsg_type == NLMSG_ERROR && h.nlmsg_len >= sizeof(nlmsghdr) + sizeof(int)) {
+              int e;
+              memcpy(&e, buf.data() + off + sizeof(nlmsghdr), sizeof e);
+              if (e != 0) chunk_failed = true;
+            }
+          }
+        }
+        off += NLMSG_ALIGN(h.nlmsg_len);
+      }
+    }
+    if (job->err) break;
+    if (chunk_failed && job->stop_on_error) break;
+  }
+
+  if (!job->keep || job->err) {
+    CloseSocket(fd);
+    job->out_sock = -1;
+  }
+}
+
+void WorkerMain(std::shared_ptr<Engine> eng) {
+  // Signals go to the JS thread; factory threads inherit this mask too.
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  for (;;) {
+    Job* job;
+    {
+      std::unique_lock<std::mutex> lk(eng->mu);
+      eng->idle++;
+      eng->cv.wait(lk, [&] { return eng->stopping || !eng->queue.empty(); });
+      eng->idle--;
+      if (eng->stopping) break;
+      job = eng->queue.front();
+      eng->queue.pop_front();
+    }
+    RunJob(eng.get(), job);
+    if (napi_call_threadsafe_function(eng->tsfn, job, napi_tsfn_nonblocking) != napi_ok) {
+      CloseSocket(job->out_sock);  // the environment is going away; nobody will take the answer
+      delete job;
+    }
+  }
+  std::lock_guard<std::mutex> lk(eng->mu);
+  eng->threads--;
+  eng->exited.notify_all();
+}
+
+struct EngineHolder {
+  std::shared_ptr<Engine> eng;
+};
+
+// Runs on the JS thread: settles the job's promise.
+void Deliver(napi_env env, napi_value, void* context, void* data) {
+  Job* job = static_cast<Job*>(data);
+  Engine* eng = static_cast<Engine*>(context);
+  if (env != nullptr) {
+    Napi::Env e(env);
+    Napi::HandleScope scope(e);
+    if (job->err) {
+      napi_reject_deferred(env, job->deferred, ErrnoError(e, job->err, job->syscall ? job->syscall : "transact").Value());
+    } else {
+      Napi::Array out = Napi::Array::New(e, 2);
+      out.Set(uint32_t(0), Napi::Buffer<uint8_t>::Copy(e, job->reply.data(), job->reply.size()));
+      out.Set(uint32_t(1), Napi::Number::New(e, job->out_sock));
+      napi_resolve_deferred(env, job->deferred, out);
+    }
+    if (--eng->in_flight == 0) napi_unref_threadsafe_function(env, eng->tsfn);
+  } else {
+    CloseSocket(job->out_sock);
+  }
+  delete job;
+}
+
+void Teardown(void* arg) {
+  EngineHolder* holder = static_cast<EngineHolder*>(arg);
+  std::shared_ptr<Engine> eng = holder->eng;
+  {
+    std::unique_lock<std::mutex> lk(eng->mu);
+    eng->stopping = true;
+    eng->cv.notify_all();
+    // Workers notice within one poll slice or one chunk; they must be gone before the tsfn is.
+    eng->exited.wait(lk, [&] { return eng->threads == 0; });
+    for (Job* job : eng->queue) {
+      CloseSocket(job->sock);
+      delete job;
+    }
+    eng->queue.clear();
+  }
+  if (eng->tsfn) napi_release_threadsafe_function(eng->tsfn, napi_tsfn_abort);
+  delete holder;
+}
+
+Engine* GetEngine(Napi::Env env) {
+  EngineHolder* holder = env.GetInstanceData<EngineHolder>();
+  return holder ? holder->eng.get() : nullptr;
+}
+
+// ---- exported functions ---------------------------------------------------------------------
+
+// transact(request: Buffer, nsfd: number, sock: number, flags: number, timeoutMs: number,
+//          chunkMsgs: number): Promise<[replies: Buffer, sock: number]>
+// flags: 1 = keep the socket open and return it, 2 = stop sending chunks after a failed one.
+Napi::Value Transact(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 6 || !info[0].IsBuffer()) throw Napi::TypeError::New(env, "transact(buffer, nsfd, sock, flags, timeoutMs, chunkMsgs)");
+  Engine* eng = GetEngine(env);
+  auto req = info[0].As<Napi::Buffer<uint8_t>>();
+  std::unique_ptr<Job> job(new Job());
+  job->request.assign(req.Data(), req.Data() + req.Length());  // never touch JS memory off-thread
+  job->nsfd = info[1].As<Napi::Number>().Int32Value();
+  job->sock = info[2].As<Napi::Number>().Int32Value();
+  uint32_t flags = info[3].As<Napi::Number>().Uint32Value();
+  job->keep = flags & 1;
+  job->stop_on_error = flags & 2;
+  job->timeout_ms = info[4].As<Napi::Number>().Int32Value();
+  int chunk = info[5].As<Napi::Number>().Int32Value();
+  job->chunk_msgs = chunk > 0 ? size_t(chunk) : 64;
+  if (job->timeout_ms <= 0) job->timeout_ms = 30000;
+
+  napi_value promise;
+  napi_status st = napi_create_promise(env, &job->deferred, &promise);
+  NAPI_THROW_IF_FAILED(env, st, Napi::Value());
+  {
+    std::lock_guard<std::mutex> lk(eng->mu);
+    if (eng->idle == 0 && eng->threads < eng->max_threads) {
+      try {
+        std::thread(WorkerMain, env.GetInstanceData<EngineHolder>()->eng).detach();
+        eng->threads++;
+      } catch (...) {
+        // The existing workers will drain the queue; with none at all, fail this call.
+        if (eng->threads == 0) {
+          napi_reject_deferred(env, job->deferred, ErrnoError(env, EAGAIN, "pthread_create").Value());
+          return Napi::Value(env, promise);
+        }
+      }
+    }
+    eng->queue.push_back(job.release());
+    eng->cv.notify_one();
+  }
+  if (eng->in_flight++ == 0) napi_ref_threadsafe_function(env, eng->tsfn);
+  return Napi::Value(env, promise);
+}
+
+// closeSocket(sock): closes a socket kept open by transact(..., keep).
+Napi::Value CloseSocketJs(const Napi::CallbackInfo& info) {
+  CloseSocket(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+// Validates that fd is a network-namespace file; returns [fd, dev, ino] or throws (closing fd).
+Napi::Value Describe(Napi::Env env, int fd, const std::string& what) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    throw ErrnoError(env, e, "fstat", what);
+  }
+  int type = ioctl(fd, NS_GET_NSTYPE);
+  if (type != CLONE_NEWNET) {
+    int e = type < 0 ? errno : 0;
+    close(fd);
+    Napi::Error err = Napi::Error::New(env, what + " is not a network namespace");
+    err.Set("code", Napi::String::New(env, "NOT_A_NETNS"));
+    err.Set("nstype", Napi::Number::New(env, type < 0 ? 0 : type));
+    if (e) err.Set("errno", Napi::Number::New(env, e));
+    err.Set("regular", Napi::Boolean::New(env, S_ISREG(st.st_mode)));
+    err.Set("size", Napi::Number::New(env, double(st.st_size)));
+    throw err;
+  }
+  Napi::Array out = Napi::Array::New(env, 3);
+  out.Set(uint32_t(0), Napi::Number::New(env, fd));
+  out.Set(uint32_t(1), Napi::BigInt::New(env, uint64_t(st.st_dev)));
+  out.Set(uint32_t(2), Napi::BigInt::New(env, uint64_t(st.st_ino)));
+  return out;
+}
+
+// nsOpen(path): opens a namespace file O_RDONLY|O_CLOEXEC -> [fd, dev, ino].
+Napi::Value NsOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int fd;
+  do fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) throw ErrnoError(env, errno, "open", path);
+  return Describe(env, fd, path);
+}
+
+// nsOpenFd(fd): duplicates a caller's fd (CLOEXEC) -> [fd, dev, ino]; the caller keeps its own.
+Napi::Value NsOpenFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int src = info[0].As<Napi::Number>().Int32Value();
+  int fd = fcntl(src, F_DUPFD_CLOEXEC, 3);
+  if (fd < 0) throw ErrnoError(env, errno, "fcntl", "fd " + std::to_string(src));
+  return Describe(env, fd, "fd " + std::to_string(src));
+}
+
+Napi::Value NsClose(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  if (fd >= 0) close(fd);
+  return info.Env().Undefined();
+}
+
+// configure({ workers }): how many worker threads may run transactions at once (default 2).
+Napi::Value Configure(const Napi::CallbackInfo& info) {
+  Engine* eng = GetEngine(info.Env());
+  Napi::Object o = info[0].As<Napi::Object>();
+  if (o.Has("workers")) {
+    int n = o.Get("workers").As<Napi::Number>().Int32Value();
+    std::lock_guard<std::mutex> lk(eng->mu);
+    eng->max_threads = n < 1 ? 1 : n > 64 ? 64 : n;
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Engine* eng = GetEngine(env);
+  Napi::Object o = Napi::Object::New(env);
+  std::lock_guard<std::mutex> lk(eng->mu);
+  o.Set("workers", Napi::Number::New(env, eng->threads));
+  o.Set("maxWorkers", Napi::Number::New(env, eng->max_threads));
+  o.Set("queued", Napi::Number::New(env, double(eng->queue.size())));
+  o.Set("inFlight", Napi::Number::New(env, double(eng->in_flight)));
+  o.Set("socketsOpen", Napi::Number::New(env, double(g_sockets_open.load())));
+  o.Set("factoryThreads", Napi::Number::New(env, double(g_factory_threads.load())));
+  return o;
+}
+
+}  // namespace
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto holder = new EngineHolder{std::make_shared<Engine>()};
+  Engine* eng = holder->eng.get();
+  napi_value name;
+  napi_create_string_utf8(env, "ecdock-netlink", NAPI_AUTO_LENGTH, &name);
+  napi_status st = napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, nullptr, nullptr, eng, Deliver, &eng->tsfn);
+  if (st != napi_ok) {
+    delete holder;
+    throw Napi::Error::New(env, "cannot create the netlink completion queue");
+  }
+  napi_unref_threadsafe_function(env, eng->tsfn);  // idle: do not keep the event loop alive
+  // Instance data without a finalizer: the cleanup hook below owns the holder.
+  napi_set_instance_data(env, holder, nullptr, nullptr);
+  napi_add_env_cleanup_hook(env, Teardown, holder);
+  exports.Set("transact", Napi::Function::New(env, Transact, "transact"));
+  exports.Set("closeSocket", Napi::Function::New(env, CloseSocketJs, "closeSocket"));
+  exports.Set("nsOpen", Napi::Function::New(env, NsOpen, "nsOpen"));
+  exports.Set("nsOpenFd", Napi::Function::New(env, NsOpenFd, "nsOpenFd"));
+  exports.Set("nsClose", Napi::Function::New(env, NsClose, "nsClose"));
+  exports.Set("configure", Napi::Function::New(env, Configure, "configure"));
+  exports.Set("stats", Napi::Function::New(env, Stats, "stats"));
+  return exports;
+}
+
 NODE_API_MODULE(ecdock_native, Init)
