@@ -82,6 +82,7 @@ export class OvsdbClient extends EventEmitter {
   private conn: Connection | undefined;
   private ready = false;
   private closedFlag = false;
+  private closedByUser = false;
   private everConnected = false;
   private reconnecting = false;
   private wakeReconnect: (() => void) | undefined;
@@ -268,6 +269,7 @@ export class OvsdbClient extends EventEmitter {
   close(): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
+    this.closedByUser = true;
     const err = new OvsdbError('OVSDB_CONNECTION_LOST', 'the OVSDB client was closed');
     this.wakeReconnect?.();
     for (const w of [...this.waiting]) w.fail(err);
@@ -312,7 +314,10 @@ export class OvsdbClient extends EventEmitter {
 
   private withConnection<T>(fn: (conn: Connection) => Promise<T>, timeoutMs?: number): Promise<T> {
     if (this.conn && this.ready) return fn(this.conn);
-    if (this.closedFlag) return Promise.reject(new OvsdbError('OVSDB_CONNECTION_LOST', 'the OVSDB client was closed'));
+    if (this.closedFlag) {
+      const why = this.closedByUser || !this.lastError ? 'the OVSDB client was closed' : `the session with ${this.url} ended (${this.lastError.message}) and reconnect is off`;
+      return Promise.reject(new OvsdbError('OVSDB_CONNECTION_LOST', why, this.lastError && !this.closedByUser ? { cause: this.lastError } : {}));
+    }
     if (!this.reconnecting) {
       return Promise.reject(
         this.lastError ?? new OvsdbError('OVSDB_CONNECTION_LOST', `not connected to ${this.url} (reconnect is off)`),
