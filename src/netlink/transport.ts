@@ -139,10 +139,11 @@ export class Session {
     const { bytes, seqs } = frame(reqs);
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const flags = TRANSACT_KEEP | (opts.stopOnError ? TRANSACT_STOP_ON_ERROR : 0);
+    const addon = native();
     const nsfd = this.#sock < 0 && this.netns ? this.netns.use() : -1;
     let replies: Buffer;
     try {
-      const [buf, sock] = await native().transact(bytes, nsfd, this.#sock, flags, timeoutMs, opts.chunk ?? 64);
+      const [buf, sock] = await addon.transact(bytes, nsfd, this.#sock, flags, timeoutMs, opts.chunk ?? 64);
       replies = buf;
       if (this.#closed && sock >= 0) native().closeSocket(sock);
       else this.#sock = sock;
