@@ -58,7 +58,7 @@ export interface FailureContext {
   extra?: Record<string, unknown>;
 }
 
-function codeFor(errno: number, attribute: string | undefined, op: number): ErrorCode {
+function codeFor(errno: number, attribute: string | undefined, op: number, extack = ''): ErrorCode {
   const attr = attribute?.split('/').pop() ?? '';
   const isAddrOrRoute = op >= 20 && op <= 26;
   switch (errno) {
@@ -73,6 +73,8 @@ function codeFor(errno: number, attribute: string | undefined, op: number): Erro
       if (attr === 'IFLA_MTU') return 'BAD_MTU';
       if (attr === 'IFLA_ADDRESS') return 'BAD_MAC';
       if (attr.startsWith('IFA_') || attr.startsWith('RTA_')) return 'BAD_ADDRESS';
+      // Some refusals carry a message but no offset ("mtu greater than device maximum").
+      if (/\bmtu\b/i.test(extack)) return 'BAD_MTU';
       return 'NETLINK_ERROR';
     case 99:
       return isAddrOrRoute ? 'BAD_ADDRESS' : 'BAD_MAC';
@@ -95,7 +97,7 @@ export function replyError(reply: Reply, ctx: FailureContext): NetlinkError {
     return new NetlinkError('NETLINK_PROTOCOL', `cannot ${ctx.action}: the kernel did not answer ${op}`, {
       detail: { errno: 0, errnoName: '', op, ifname: ctx.ifname, side: ctx.side, netns: ctx.netns?.id, ...ctx.extra } satisfies NetlinkErrorDetail,
     });
-  const code = ctx.codes?.[errno] ?? codeFor(errno, reply.attribute, reply.request.type);
+  const code = ctx.codes?.[errno] ?? codeFor(errno, reply.attribute, reply.request.type, reply.extack);
   let reason = ctx.reasons?.[errno];
   if (!reason) {
     const base = REASONS[errno] ?? errnoName(errno);

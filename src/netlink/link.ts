@@ -36,7 +36,7 @@ import {
   RTM_SETLINK,
 } from './nl/constants';
 import { MessageBuilder, attrMap, attrS32, attrStr, attrU32, attrU8, parseAttrs, type NlMessage, type Request } from './nl/message';
-import { Session, withSession, type Reply } from './transport';
+import { Session, withSession } from './transport';
 import { checkIfindex, checkIfname, checkMtu, checkU32, formatMac, parseMac } from './validate';
 
 export interface LinkInfo {
@@ -299,9 +299,16 @@ export interface MoveLinkOptions extends LinkRef {
   allowSameNetns?: boolean;
 }
 
-/** Moves an existing link (e.g. an OVS internal port) into another namespace, renamed on the way. */
+/**
+ * Moves an existing link (e.g. an OVS internal port) into another namespace, renamed on the way.
+ *
+ * The kernel moves first and renames after: a move onto a name taken in the target moves the link
+ * under its old name and then fails the rename with EEXIST. So the target is checked first, and a
+ * link left half-moved is moved back before the error is returned.
+ */
 export async function moveLink(o: MoveLinkOptions): Promise<{ index: number }> {
   const ref = checkRef(o, 'moveLink');
+  if (!(o.to instanceof Netns)) throw new NetlinkError('BAD_ARGUMENT', 'moveLink needs the target namespace (to: Netns)');
   const newName = o.newName === undefined ? undefined : checkIfname(o.newName, 'new name');
   const mtu = o.mtu === undefined ? undefined : checkMtu(o.mtu);
   const mac = o.mac === undefined ? undefined : parseMac(o.mac);
@@ -310,36 +317,60 @@ export async function moveLink(o: MoveLinkOptions): Promise<{ index: number }> {
     throw new NetlinkError('HOST_NETNS_REFUSED', `cannot move link ${label(ref)}: the target is the namespace it is already in (${o.to.label})`, {
       detail: { ifname: ref.name, netns: o.to.id },
     });
-  return withSession(o.netns, async (src) => {
-    // Renaming needs the index (with an index, IFLA_IFNAME means "new name"), and the result the name.
-    const link = await lookupLink(src, ref);
-    if (!link)
-      throw new NetlinkError('NO_SUCH_LINK', `cannot move link ${label(ref)}: there is no such interface in ${where(o.netns)}`, {
-        detail: { errno: 19, errnoName: 'ENODEV', op: 'RTM_GETLINK', ifname: ref.name, side: 'host', netns: o.netns?.id },
-      });
-    const index = link.index;
-    const nsfd = src.hold(o.to);
-    const [r] = await src.transact([setLinkRequest({ index, name: newName, nsfd })]);
-    if (!r.answered || r.errno !== 0) {
-      const target = newName ?? link.name;
-      throw replyError(r, {
-        action: `move link ${label(ref)} into ${o.to.label}${newName ? ` as ${newName}` : ''}`,
-        ifname: r.errno === 17 ? target : label(ref),
-        side: r.errno === 17 ? 'peer' : 'host',
-        reasons: { 17: `an interface named ${target} already exists in ${where(o.to, 'target')}` },
-      });
-    }
-    return withSession(o.to, async (dst) => {
+  return withSession(o.netns, (src) =>
+    withSession(o.to, async (dst) => {
+      const link = await lookupLink(src, ref);
+      if (!link)
+        throw new NetlinkError('NO_SUCH_LINK', `cannot move link ${label(ref)}: there is no such interface in ${where(o.netns)}`, {
+          detail: { errno: 19, errnoName: 'ENODEV', op: 'RTM_GETLINK', ifname: ref.name, side: 'host', netns: o.netns?.id },
+        });
       const name = newName ?? link.name;
+      const action = `move link ${link.name} into ${o.to.label}${newName ? ` as ${newName}` : ''}`;
+      const taken = (): NetlinkError =>
+        new NetlinkError('LINK_EXISTS', `cannot ${action}: an interface named ${name} already exists in ${where(o.to, 'target')}`, {
+          detail: { errno: 17, errnoName: 'EEXIST', op: 'RTM_SETLINK', ifname: name, side: 'peer', netns: o.to.id },
+        });
+      if (await lookupLink(dst, { name })) throw taken();
+      // With an index, IFLA_IFNAME means "new name".
+      const [r] = await src.transact([setLinkRequest({ index: link.index, name: newName, nsfd: src.hold(o.to) })]);
+      if (!r.answered || r.errno !== 0) {
+        const err = r.answered && r.errno === 17 ? taken() : replyError(r, { action, ifname: link.name, side: 'host', netns: o.netns });
+        const rollback = await moveBack(dst, link.name, o.netns);
+        if (rollback) (err.detail as Record<string, unknown>).rollback = rollback;
+        throw err;
+      }
       const moved = await lookupLink(dst, { name });
       if (!moved) throw new NetlinkError('NETLINK_PROTOCOL', `link ${name} was moved into ${o.to.label} but is not there`);
       const reqs: Request[] = [];
       if (!o.ipv6LinkLocal) reqs.push(setLinkRequest({ index: moved.index, ipv6LinkLocal: false }));
       if (mtu !== undefined || mac !== undefined || o.up) reqs.push(setLinkRequest({ index: moved.index, mtu, mac, up: o.up ? true : undefined }));
       const replies = await dst.transact(reqs, { stopOnError: true, chunk: 1 });
-      check(replies, (rr: Reply) => ({ action: `configure link ${name} in ${o.to.label}`, ifname: name, side: 'peer', netns: o.to, extra: { seq: rr.seq } }));
+      const failed = replies.find((x) => !x.answered || x.errno !== 0);
+      if (failed) {
+        const err = replyError(failed, { action: `configure link ${name} in ${o.to.label}`, ifname: name, side: 'peer', netns: o.to });
+        const rollback = await moveBack(dst, name, o.netns, link.name);
+        if (rollback) (err.detail as Record<string, unknown>).rollback = rollback;
+        throw err;
+      }
       return { index: moved.index };
-    });
-  });
+    }),
+  );
 }
 
+// Puts a link found in `dst` under `name` back into `home` (default: the caller's namespace) as `oldName`.
+// Returns undefined when there was nothing to do or it worked, else what went wrong.
+async function moveBack(dst: Session, name: string, home: Netns | undefined, oldName?: string): Promise<unknown[] | undefined> {
+  try {
+    const stray = await lookupLink(dst, { name });
+    if (!stray) return undefined;
+    const here = home ?? Netns.current();
+    try {
+      const [r] = await dst.transact([setLinkRequest({ index: stray.index, name: oldName && oldName !== name ? oldName : undefined, nsfd: dst.hold(here) })]);
+      return r.answered && r.errno === 0 ? undefined : [{ op: 'RTM_SETLINK', ifname: name, errno: r.errno, extack: r.extack }];
+    } finally {
+      if (!home) here.close();
+    }
+  } catch (e) {
+    return [{ ifname: name, error: (e as Error).message }];
+  }
+}
