@@ -11,5 +11,53 @@ export {
   isEcdockError,
 } from './errors';
 export type { ErrorCode, ErrorKind } from './errors';
+
+// The vswitch/slot model
+export { VSwitch } from './vswitch';
+export type { VSwitchCreateOptions, VSwitchOpenOptions, AttachOptions, SlotEvent, CleanupOptions, CleanupReport } from './vswitch';
+export { Slot } from './slot';
+export type { SlotInfo, SlotState, SlotTarget, SlotTargetInfo, PortType } from './slot';
+export { AddressPlan, macFromIpv4, slotPortName } from './addressing';
+export type { SlotAddress } from './addressing';
+
+// OVSDB
+export {
+  OvsdbClient,
+  Monitor,
+  TransactionBatcher,
+  OvsdbTransactionError,
+  op,
+  ops,
+  cond,
+  mut,
+  decodeRows,
+  openVswitchSchema,
+} from './ovsdb';
+export type {
+  ConnectOptions,
+  ReconnectOptions,
+  TransactOptions,
+  MonitorTables,
+  MonitorTableSpec,
+  RowChange,
+  Operation,
+  OperationResult,
+  Condition,
+  Mutation,
+  Row,
+  DatabaseSchema,
+  TlsOptions,
+} from './ovsdb';
+export type * from './ovsdb/schema/open-vswitch';
+
+// Network namespaces and links
+export { Netns, createVeth, createVeths, configureInterface, getLink, listLinks, setLink, moveLink, deleteLink, deleteLinkGroup, listAddresses, listRoutes } from './netlink';
+export type { NetnsRef, LinkInfo, AddrInfo, RouteInfo, CreateVethOptions, ConfigureOptions } from './netlink';
+
+// Container runtimes
+export { DockerRuntime, ContainerEvents } from './runtime';
+export type { ContainerRuntime, RuntimeContainer, ContainerInfo, ContainerEvent } from './runtime';
+
+// A private OVS for tests and demos
 export { OvsSandbox, OvsCluster } from './sandbox';
 export type { OvsSandboxOptions, OvsClusterOptions } from './sandbox';

@@ -2,12 +2,18 @@
 // CLI, no child processes. Containers are created with network mode 'none' because ecdock gives
 // them their network; images are never pulled, since ecdock assumes no registry.
 import type { Duplex } from 'node:stream';
-import Dockerode from 'dockerode';
+import type Dockerode from 'dockerode';
 import { RuntimeError, UsageError } from '../errors';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, runAttachSession, type AttachOptions, type AttachResult } from './attach';
 import { ContainerEvents, type ContainerEventsOptions, type EventConnection } from './container-events';
 import { CONTAINER_EVENT_ACTIONS, type ContainerEventAction, type ContainerInfo, type ContainerRuntime } from './container-runtime';
 import { isStatus, noSuchImage, toRuntimeError, type DockerErrorContext } from './docker-errors';
+
+// dockerode (and the gRPC stack it pulls in) costs ~100 ms to load: only users of Docker pay it.
+function loadDockerode(): typeof Dockerode {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('dockerode') as typeof Dockerode;
+}
 
 export interface DockerRuntimeOptions {
   /** The dockerd socket. Default: DOCKER_HOST when it is unix://PATH, else /var/run/docker.sock. */
@@ -73,18 +79,18 @@ export class DockerRuntime implements ContainerRuntime {
     const host = process.env.DOCKER_HOST;
     if (opts.socketPath !== undefined) {
       this.endpoint = opts.socketPath;
-      this.docker = new Dockerode({ socketPath: opts.socketPath });
+      this.docker = new (loadDockerode())({ socketPath: opts.socketPath });
     } else if (host && !host.startsWith('unix://')) {
       // tcp:// or ssh://: dockerode reads DOCKER_HOST (and DOCKER_TLS_VERIFY, DOCKER_CERT_PATH) itself.
       this.endpoint = host;
       try {
-        this.docker = new Dockerode();
+        this.docker = new (loadDockerode())();
       } catch (e) {
         throw new UsageError('BAD_URL', `DOCKER_HOST='${host}' is not a Docker address (unix:///path, tcp://host:port)`, { cause: e });
       }
     } else {
       this.endpoint = (host && host.slice('unix://'.length)) || '/var/run/docker.sock';
-      this.docker = new Dockerode({ socketPath: this.endpoint });
+      this.docker = new (loadDockerode())({ socketPath: this.endpoint });
     }
   }
 

@@ -1,0 +1,183 @@
+// The OVSDB side of local vswitches: one monitored replica of the four tables ecdock reads, and
+// one write batcher, shared by every VSwitch on the same OvsdbClient. Reads come from the replica
+// (no round trip); writes from concurrent attaches fold into few transactions, each bumping
+// next_cfg once so that ovs-vswitchd reconfigures once per batch and callers can wait for it.
+
+import { OvsdbError, VSwitchError } from '../errors';
+import type { OvsdbClient } from '../ovsdb/client';
+import type { Monitor } from '../ovsdb/monitor';
+import { ops as typedOps, type Operation, type OperationResult, type TypedOps } from '../ovsdb/operations';
+import { TransactionBatcher } from '../ovsdb/batcher';
+import {
+  openVswitchSchema,
+  type BridgeRow,
+  type InterfaceRow,
+  type OpenVSwitchRow,
+  type OpenVswitchTables,
+  type PortRow,
+} from '../ovsdb/schema/open-vswitch';
+
+export const DB = 'Open_vSwitch';
+
+/** external_ids keys ecdock writes. Everything of ours is marked with the `ecdock:` prefix. */
+export const K = {
+  version: 'ecdock:version',
+  subnet: 'ecdock:subnet',
+  gateway: 'ecdock:gateway',
+  ipv6Prefix: 'ecdock:ipv6-prefix',
+  group: 'ecdock:group',
+  netns: 'ecdock:netns',
+  mtu: 'ecdock:mtu',
+  uplink: 'ecdock:uplink',
+  vswitch: 'ecdock:vswitch',
+  slot: 'ecdock:slot',
+  target: 'ecdock:target',
+  targetKind: 'ecdock:target-kind',
+  targetRef: 'ecdock:target-ref',
+  targetName: 'ecdock:target-name',
+  netnsId: 'ecdock:netns-id',
+  portType: 'ecdock:port-type',
+  ifname: 'ecdock:ifname',
+  state: 'ecdock:state',
+  owner: 'ecdock:owner',
+  nic: 'ecdock:nic',
+} as const;
+
+export const SCHEMA_VERSION = '1';
+
+const MONITORED = {
+  Open_vSwitch: ['bridges', 'next_cfg', 'cur_cfg', 'datapath_types', 'iface_types', 'ovs_version'],
+  Bridge: ['name', 'ports', 'external_ids', 'datapath_type', 'other_config'],
+  Port: ['name', 'interfaces', 'tag', 'external_ids'],
+  Interface: ['name', 'type', 'ofport', 'ofport_request', 'error', 'external_ids', 'link_state', 'admin_state', 'mac_in_use', 'mtu', 'mtu_request'],
+} as const;
+
+export interface SubmitResult {
+  results: OperationResult[];
+  /** next_cfg after this batch: wait for cur_cfg to reach it to know ovs-vswitchd applied it. */
+  nextCfg: number;
+}
+
+const shared = new WeakMap<OvsdbClient, Promise<SwitchDb>>();
+
+export class SwitchDb {
+  readonly client: OvsdbClient;
+  readonly mon: Monitor<OpenVswitchTables>;
+  readonly o: TypedOps<OpenVswitchTables>;
+  private readonly batcher: TransactionBatcher;
+
+  private constructor(client: OvsdbClient, mon: Monitor<OpenVswitchTables>) {
+    this.client = client;
+    this.mon = mon;
+    this.o = typedOps(openVswitchSchema);
+    this.batcher = new TransactionBatcher(client, DB, {
+      perBatch: () => [
+        { op: 'mutate', table: 'Open_vSwitch', where: [], mutations: [['next_cfg', '+=', 1]] },
+        { op: 'select', table: 'Open_vSwitch', where: [], columns: ['next_cfg'] },
+      ],
+    });
+  }
+
+  /** The shared instance for a client (monitor started on first use). */
+  static for(client: OvsdbClient): Promise<SwitchDb> {
+    let p = shared.get(client);
+    if (!p) {
+      p = (async () => {
+        const mon = await client.monitor<OpenVswitchTables>(DB, MONITORED as unknown as Record<string, string[]>);
+        if (!mon.rows('Open_vSwitch').size) {
+          throw new VSwitchError(
+            'OVSDB_ERROR',
+            `the Open_vSwitch database at ${client.url} has no Open_vSwitch row; initialise it (ovs-vsctl init, or start OVS with ovs-ctl)`,
+          );
+        }
+        return new SwitchDb(client, mon);
+      })();
+      shared.set(client, p);
+      p.catch(() => shared.delete(client));
+    }
+    return p;
+  }
+
+  root(): OpenVSwitchRow {
+    const r = this.mon.rows('Open_vSwitch').values().next().value;
+    if (!r) throw new VSwitchError('OVSDB_ERROR', 'the Open_vSwitch row vanished from the database');
+    return r;
+  }
+
+  bridge(name: string): BridgeRow | undefined {
+    return this.mon.findBy('Bridge', 'name', name);
+  }
+
+  bridgeByUuid(uuid: string): BridgeRow | undefined {
+    return this.mon.get('Bridge', uuid);
+  }
+
+  port(name: string): PortRow | undefined {
+    return this.mon.findBy('Port', 'name', name);
+  }
+
+  portByUuid(uuid: string): PortRow | undefined {
+    return this.mon.get('Port', uuid);
+  }
+
+  iface(name: string): InterfaceRow | undefined {
+    return this.mon.findBy('Interface', 'name', name);
+  }
+
+  ifaceByUuid(uuid: string): InterfaceRow | undefined {
+    return this.mon.get('Interface', uuid);
+  }
+
+  /** The first Interface of a port (ecdock ports have exactly one). */
+  ifaceOf(port: PortRow): InterfaceRow | undefined {
+    const u = port.interfaces[0];
+    return u === undefined ? undefined : this.mon.get('Interface', u);
+  }
+
+  /** Ports on a bridge (those the replica knows). */
+  portsOf(bridge: BridgeRow): PortRow[] {
+    const out: PortRow[] = [];
+    for (const u of bridge.ports) {
+      const p = this.mon.get('Port', u);
+      if (p) out.push(p);
+    }
+    return out;
+  }
+
+  /** Bridge that holds a port, if any. */
+  bridgeOfPort(portUuid: string): BridgeRow | undefined {
+    for (const b of this.mon.rows('Bridge').values()) if (b.ports.includes(portUuid)) return b;
+    return undefined;
+  }
+
+  /** Runs operations in the next shared transaction (which also bumps next_cfg once). */
+  async submit(operations: Operation[]): Promise<SubmitResult> {
+    const r = await this.batcher.submit(operations);
+    const sel = r.batchResults?.[1] as { rows?: { next_cfg?: number }[] } | undefined;
+    const nextCfg = sel?.rows?.[0]?.next_cfg;
+    return { results: r, nextCfg: typeof nextCfg === 'number' ? nextCfg : this.root().next_cfg };
+  }
+
+  /** Resolves once ovs-vswitchd has applied configuration `nextCfg` (cur_cfg >= nextCfg). */
+  async applied(nextCfg: number, timeoutMs: number): Promise<void> {
+    try {
+      await this.mon.waitFor(() => (this.root().cur_cfg >= nextCfg ? true : undefined), timeoutMs);
+    } catch (e) {
+      if (e instanceof OvsdbError && e.code === 'OVSDB_TIMEOUT') {
+        throw new VSwitchError(
+          'VSWITCHD_TIMEOUT',
+          `ovs-vswitchd did not apply the change within ${timeoutMs} ms (cur_cfg ${this.root().cur_cfg} < ${nextCfg}); is ovs-vswitchd running and connected to ${this.client.url}?`,
+          { cause: e, detail: { nextCfg, curCfg: this.root().cur_cfg } },
+        );
+      }
+      throw e;
+    }
+  }
+}
+
+/** external_ids Map → plain object (for SlotInfo and JSON). */
+export function idsToObject(m: Map<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (m) for (const [k, v] of m) out[k] = v;
+  return out;
+}

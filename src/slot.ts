@@ -1,0 +1,99 @@
+// A slot as users see it: its fixed addresses, what it is plugged into, and its state. The data is
+// the slot model; how the slot is realised on a switch (an OVS port with a veth, an OVS internal
+// port, later an OVN logical port) stays behind the VSwitch.
+
+import type { SlotAddress } from './addressing';
+
+/** Where a slot's container side goes. */
+export type SlotTarget = { pid: number } | { netns: string } | { container: string };
+
+export type PortType = 'veth' | 'internal';
+
+/**
+ * - `up`: port in the switch, link present and up, target alive
+ * - `down`: port in the switch, but its container-side link is down
+ * - `ghost`: the target (namespace or container) is gone; `cleanup` removes it
+ * - `attaching`: claimed by an attach still in flight (or by one that crashed: see `owner`)
+ * - `error`: ovs-vswitchd could not add the port (see `error`)
+ */
+export type SlotState = 'up' | 'down' | 'ghost' | 'attaching' | 'error';
+
+/** What a slot is plugged into, as recorded when it was attached. */
+export interface SlotTargetInfo {
+  kind: 'pid' | 'netns' | 'container';
+  /** pid, netns path, or container id. */
+  ref: string;
+  /** Container name, when the target is a container. */
+  name?: string;
+  /** Identity of the network namespace (`<dev>:<ino>`) at attach time. */
+  netnsId: string;
+}
+
+export interface SlotInfo extends SlotAddress {
+  vswitch: string;
+  index: number;
+  portType: PortType;
+  /** Interface name inside the target (eth0). */
+  ifname: string;
+  vlan?: number;
+  mtu?: number;
+  ofport?: number;
+  state: SlotState;
+  /** Why the port failed (Interface.error), when state is `error`. */
+  error?: string;
+  target?: SlotTargetInfo;
+  /** Owner of an in-flight claim (`attaching`): boot/pid/starttime. */
+  owner?: string;
+  externalIds: Record<string, string>;
+}
+
+export interface SlotHandle {
+  detach(index: number): Promise<void>;
+}
+
+export class Slot {
+  readonly vswitch: string;
+  readonly index: number;
+  readonly mac: string;
+  readonly ipv4: string;
+  readonly prefixLength: number;
+  readonly ipv6?: string;
+  readonly gateway: string;
+  readonly portName: string;
+  readonly portType: PortType;
+  readonly ifname: string;
+  readonly ofport?: number;
+  readonly vlan?: number;
+  readonly state: SlotState;
+  readonly target?: SlotTargetInfo;
+  readonly info: SlotInfo;
+  readonly #owner: SlotHandle;
+
+  constructor(owner: SlotHandle, info: SlotInfo) {
+    this.#owner = owner;
+    this.info = info;
+    this.vswitch = info.vswitch;
+    this.index = info.index;
+    this.mac = info.mac;
+    this.ipv4 = info.ipv4;
+    this.prefixLength = info.prefixLength;
+    if (info.ipv6 !== undefined) this.ipv6 = info.ipv6;
+    this.gateway = info.gateway;
+    this.portName = info.portName;
+    this.portType = info.portType;
+    this.ifname = info.ifname;
+    if (info.ofport !== undefined) this.ofport = info.ofport;
+    if (info.vlan !== undefined) this.vlan = info.vlan;
+    this.state = info.state;
+    if (info.target) this.target = info.target;
+  }
+
+  /** Removes this slot from its vswitch (same as `vs.detach(slot.index)`). */
+  detach(): Promise<void> {
+    return this.#owner.detach(this.index);
+  }
+
+  toJSON(): SlotInfo {
+    return this.info;
+  }
+}

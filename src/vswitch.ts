@@ -1,0 +1,926 @@
+// A vswitch is an OVS bridge plus its addressing plan; a slot is one numbered port on it with a
+// fixed MAC and IP, plugged into a network namespace or a container. All state is in OVSDB (the
+// plan in the bridge's external_ids, each slot in its Port and Interface); nothing is kept in
+// files, so any process can open a vswitch another one created.
+//
+// Ordering is chosen so that a crash at any point leaves only what `cleanup` (or the next attach
+// of that slot) repairs:
+// - veth slots: the veth is made first (its host-end name is a reservation nobody else can take,
+//   and it carries its owner), then one transaction claims the slot and inserts its Port. A crash
+//   in between leaves a veth without a port whose owner is dead: cleanup deletes it.
+// - internal slots: ovs-vswitchd makes the device, so the claim comes first, marked "attaching"
+//   with its owner, and is cleared when the device is in the target. A crash in between leaves a
+//   claim whose owner is dead: cleanup removes it.
+// - detach deletes the link first and the port second, so a crash leaves a ghost port (no link)
+//   that cleanup removes.
+
+import { randomUUID, randomInt } from 'node:crypto';
+import { AddressPlan, checkVswitchName, slotFromPortName, type SlotAddress } from './addressing';
+import { crashPoint } from './crash-points';
+import { UsageError, VSwitchError, isEcdockError } from './errors';
+import { Netns } from './netlink/netns';
+import { getLink, type LinkInfo } from './netlink/link';
+import { checkIfname } from './netlink/validate';
+import type { OvsdbClient } from './ovsdb/client';
+import { op as wireOp, type Operation } from './ovsdb/operations';
+import { OvsdbTransactionError } from './ovsdb/results';
+import type { BridgeRow, InterfaceRow, PortRow } from './ovsdb/schema/open-vswitch';
+import { ownerAlive, selfOwner } from './owner';
+import { deleteSwitchLinks, openSwitchNetns, plugInternal, plugVeth, reaper, setGateway, switchLinks } from './ovs/plumbing';
+import { K, SCHEMA_VERSION, SwitchDb, idsToObject } from './ovs/switch-db';
+import type { ContainerRuntime } from './runtime/container-runtime';
+import { Slot, type PortType, type SlotInfo, type SlotState, type SlotTarget, type SlotTargetInfo } from './slot';
+import { checkTarget, dockerRuntime, resolveTarget, targetLiveness } from './targets';
+
+export interface VSwitchCreateOptions {
+  name: string;
+  /** The gateway's address and the prefix length, e.g. `10.0.0.254/24`. */
+  subnet: string;
+  /** Userspace datapath (`datapath_type=netdev`) instead of the kernel's. Default false. */
+  usermode?: boolean;
+  /** Give slots IPv6 too: prefix + the slot's IPv4 address in the low 32 bits. */
+  ipv6Prefix?: string;
+  /** A host device to add to the bridge as its uplink (OpenFlow port 65261, as ecDock did). */
+  uplink?: string;
+  /** MTU of the bridge's interface and the default for slots. */
+  mtu?: number;
+  /** Network namespace (path) where this OVS's ovs-vswitchd runs. Default: the caller's. */
+  netns?: string;
+  /** How long to wait for ovs-vswitchd. Default 30 s. */
+  timeoutMs?: number;
+  runtime?: ContainerRuntime;
+}
+
+export interface VSwitchOpenOptions {
+  /** Overrides the netns recorded at create. */
+  netns?: string;
+  timeoutMs?: number;
+  runtime?: ContainerRuntime;
+}
+
+export interface AttachOptions {
+  /** Slot number; omitted: the lowest free one, claimed atomically. */
+  slot?: number;
+  target: SlotTarget;
+  portType?: PortType;
+  /** Interface name inside the target. Default eth0. */
+  ifname?: string;
+  /** MTU on both ends. Default: the vswitch's MTU, else the kernel's default. */
+  mtu?: number;
+  /** Access VLAN tag (0-4095) on the port. */
+  vlan?: number;
+  /** Extra external_ids on the Port and Interface (keys must not start with "ecdock:"). */
+  externalIds?: Record<string, string>;
+  /** Return only when ovs-vswitchd has the port (ofport > 0). Default true. */
+  wait?: boolean;
+  timeoutMs?: number;
+}
+
+export type SlotEvent =
+  | { type: 'attached'; slot: number; info: SlotInfo }
+  | { type: 'detached'; slot: number; portName: string }
+  | { type: 'up' | 'down'; slot: number; portName: string }
+  | { type: 'error'; slot: number; portName: string; error: string };
+
+export interface CleanupOptions {
+  /** Also free slots whose container exists but is stopped. Default false. */
+  stoppedContainers?: boolean;
+}
+
+export interface CleanupReport {
+  /** Ports removed: ghosts (target gone), stale claims (owner dead), failed ports. */
+  ports: { slot: number; portName: string; reason: 'target-gone' | 'link-gone' | 'stale-claim' | 'container-stopped' | 'port-error' }[];
+  /** veths removed that had no port (a crashed attach). */
+  links: string[];
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const LOCAL_PORT = 65534;
+const UPLINK_OFPORT = 65261; // 0xfeed, as ecDock
+const AUTO_SLOT_ATTEMPTS = 256;
+
+function checkMtu(mtu: unknown): number | undefined {
+  if (mtu === undefined) return undefined;
+  if (typeof mtu !== 'number' || !Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
+    throw new UsageError('BAD_MTU', `MTU ${String(mtu)} is out of range: use an integer from 68 to 65535`, { detail: { mtu } });
+  }
+  return mtu;
+}
+
+function checkVlan(vlan: unknown): number | undefined {
+  if (vlan === undefined) return undefined;
+  if (typeof vlan !== 'number' || !Number.isInteger(vlan) || vlan < 0 || vlan > 4095) {
+    throw new UsageError('BAD_VLAN', `VLAN ${String(vlan)} is out of range: use an integer from 0 to 4095`, { detail: { vlan } });
+  }
+  return vlan;
+}
+
+function checkExternalIds(ids: unknown): Record<string, string> {
+  if (ids === undefined) return {};
+  if (typeof ids !== 'object' || ids === null || Array.isArray(ids)) throw new UsageError('BAD_ARGUMENT', 'externalIds must be an object of string values');
+  for (const [k, v] of Object.entries(ids)) {
+    if (k.startsWith('ecdock:')) throw new UsageError('BAD_ARGUMENT', `externalIds key "${k}": keys starting with "ecdock:" are ecdock's own`);
+    if (typeof v !== 'string') throw new UsageError('BAD_ARGUMENT', `externalIds["${k}"] must be a string`);
+  }
+  return ids as Record<string, string>;
+}
+
+function checkPortType(t: unknown): PortType {
+  if (t === undefined) return 'veth';
+  if (t !== 'veth' && t !== 'internal') throw new UsageError('BAD_ARGUMENT', `portType must be "veth" or "internal", got ${JSON.stringify(t)}`);
+  return t;
+}
+
+/** A slot that cannot be had right now; with auto selection, the next one is tried. */
+class SlotBusy extends Error {
+  constructor(readonly why: string) {
+    super(why);
+  }
+}
+
+/** The owner written into a slot veth's alias at creation (see plugVeth). */
+function linkOwner(link: LinkInfo): string | undefined {
+  const alias = (link as LinkInfo & { alias?: string }).alias;
+  return alias?.startsWith('ecdock ') ? alias.slice(7) : undefined;
+}
+
+function isOurs(port: PortRow, vswitch: string): boolean {
+  return port.external_ids.get(K.vswitch) === vswitch && port.external_ids.has(K.slot);
+}
+
+function wrapOvsdb(e: unknown, what: string): unknown {
+  if (e instanceof OvsdbTransactionError) {
+    return new VSwitchError('OVSDB_TXN_FAILED', `${what}: ${e.message}`, { cause: e, detail: e.detail });
+  }
+  return e;
+}
+
+export class VSwitch {
+  readonly name: string;
+  readonly plan: AddressPlan;
+  readonly usermode: boolean;
+  readonly mtu?: number;
+  readonly uplink?: string;
+  /** Path of the namespace where ovs-vswitchd runs, or undefined for the caller's. */
+  readonly netns?: string;
+  /** Link group of this vswitch's slot links. */
+  readonly group: number;
+  readonly ovs: OvsdbClient;
+  private readonly db: SwitchDb;
+  private readonly timeoutMs: number;
+  private readonly runtimeOpt?: ContainerRuntime;
+  /** Slots this process is attaching right now. */
+  private readonly inflight = new Set<number>();
+
+  private constructor(ovs: OvsdbClient, db: SwitchDb, bridge: BridgeRow, o: { netns?: string; timeoutMs?: number; runtime?: ContainerRuntime }) {
+    const ids = bridge.external_ids;
+    this.ovs = ovs;
+    this.db = db;
+    this.name = bridge.name;
+    const gateway = ids.get(K.gateway)!;
+    const prefix = ids.get(K.subnet)!.split('/')[1];
+    this.plan = AddressPlan.parse(bridge.name, `${gateway}/${prefix}`, ids.get(K.ipv6Prefix));
+    this.usermode = bridge.datapath_type === 'netdev';
+    const mtu = ids.get(K.mtu);
+    if (mtu) this.mtu = Number(mtu);
+    const uplink = ids.get(K.uplink);
+    if (uplink) this.uplink = uplink;
+    const netns = o.netns ?? ids.get(K.netns);
+    if (netns) this.netns = netns;
+    this.group = Number(ids.get(K.group));
+    this.timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (o.runtime) this.runtimeOpt = o.runtime;
+  }
+
+  private runtime = (): ContainerRuntime => this.runtimeOpt ?? dockerRuntime();
+
+  // ---- vswitches ---------------------------------------------------------------------------
+
+  /**
+   * Creates the bridge with its plan, or does nothing if it exists with the same plan (repairing
+   * the gateway address if a crash left it out). A different plan is VSWITCH_PLAN_MISMATCH; a
+   * bridge ecdock did not make is VSWITCH_EXISTS.
+   */
+  static async create(ovs: OvsdbClient, o: VSwitchCreateOptions): Promise<VSwitch> {
+    if (!o || typeof o !== 'object') throw new UsageError('BAD_ARGUMENT', 'VSwitch.create needs { name, subnet }');
+    checkVswitchName(o.name);
+    const plan = AddressPlan.parse(o.name, o.subnet, o.ipv6Prefix);
+    const mtu = checkMtu(o.mtu);
+    if (o.uplink !== undefined) checkIfname(o.uplink, 'uplink device');
+    const usermode = !!o.usermode;
+    const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const db = await SwitchDb.for(ovs);
+
+    const existing = db.bridge(o.name);
+    if (existing) {
+      const vs = VSwitch.adopt(ovs, db, existing, o);
+      if (!vs.plan.equals(plan) || vs.usermode !== usermode) {
+        throw new VSwitchError(
+          'VSWITCH_PLAN_MISMATCH',
+          `vswitch ${o.name} already exists with ${vs.plan.cidr}${vs.plan.ipv6Prefix ? ` and ${vs.plan.ipv6Prefix}` : ''} (${vs.usermode ? 'userspace' : 'kernel'} datapath); ` +
+            `delete it first or open it as it is`,
+          { detail: { existing: vs.plan.toJSON(), requested: plan.toJSON() } },
+        );
+      }
+      const ns = openSwitchNetns(vs.netns);
+      try {
+        await setGateway(ns, vs.plan, vs.mtu);
+      } finally {
+        ns.close();
+      }
+      return vs;
+    }
+
+    // Refuse before writing anything if the switch's namespace cannot be opened.
+    openSwitchNetns(o.netns).close();
+    const group = VSwitch.newGroup(db);
+    const ifUuid = randomUUID();
+    const portUuid = randomUUID();
+    const brUuid = randomUUID();
+    const ids = new Map<string, string>([
+      [K.version, SCHEMA_VERSION],
+      [K.subnet, plan.subnet],
+      [K.gateway, plan.gateway],
+      [K.group, String(group)],
+      ...(plan.ipv6Prefix ? ([[K.ipv6Prefix, plan.ipv6Prefix]] as [string, string][]) : []),
+      ...(o.netns ? ([[K.netns, o.netns]] as [string, string][]) : []),
+      ...(mtu !== undefined ? ([[K.mtu, String(mtu)]] as [string, string][]) : []),
+      ...(o.uplink ? ([[K.uplink, o.uplink]] as [string, string][]) : []),
+    ]);
+    const x = db.o;
+    const ports = [portUuid];
+    const operations: Operation[] = [
+      x.wait({ table: 'Bridge', where: [['name', '==', o.name]], columns: ['name'], until: '==', rows: [], timeout: 0 }),
+      x.insert('Interface', { name: o.name, type: 'internal', ...(mtu !== undefined ? { mtu_request: mtu } : {}) }, { uuid: ifUuid }),
+      x.insert('Port', { name: o.name, interfaces: [ifUuid] }, { uuid: portUuid }),
+    ];
+    if (o.uplink) {
+      const upIf = randomUUID();
+      const upPort = randomUUID();
+      operations.push(
+        x.insert('Interface', { name: o.uplink, ofport_request: UPLINK_OFPORT }, { uuid: upIf }),
+        x.insert('Port', { name: o.uplink, interfaces: [upIf] }, { uuid: upPort }),
+      );
+      ports.push(upPort);
+    }
+    operations.push(
+      x.insert(
+        'Bridge',
+        {
+          name: o.name,
+          ports,
+          datapath_type: usermode ? 'netdev' : '',
+          other_config: new Map([['hwaddr', plan.gatewayMac]]),
+          external_ids: ids,
+        },
+        { uuid: brUuid },
+      ),
+      x.mutate('Open_vSwitch', [], [['bridges', 'insert', [brUuid]]]),
+    );
+    let nextCfg: number;
+    try {
+      ({ nextCfg } = await db.submit(operations));
+    } catch (e) {
+      if (e instanceof OvsdbTransactionError && (e.opIndex === 0 || e.tag === 'constraint violation')) {
+        throw new VSwitchError('VSWITCH_EXISTS', `a bridge, port or interface named ${o.name}${o.uplink ? ` or ${o.uplink}` : ''} already exists in OVS`, { cause: e });
+      }
+      throw wrapOvsdb(e, `cannot create vswitch ${o.name}`);
+    }
+    crashPoint('create:bridge-committed');
+    const vs = new VSwitch(ovs, db, db.bridgeByUuid(brUuid) ?? (await db.mon.waitFor(() => db.bridgeByUuid(brUuid), timeoutMs)), o);
+    try {
+      await db.applied(nextCfg, timeoutMs);
+      const iface = db.ifaceByUuid(ifUuid);
+      if (!iface || iface.ofport !== LOCAL_PORT) {
+        if (!usermode) {
+          throw new VSwitchError(
+            'KERNEL_DATAPATH_UNAVAILABLE',
+            `ovs-vswitchd could not open the kernel datapath for ${o.name} (is the openvswitch kernel module loaded? try "modprobe openvswitch"); ` +
+              `or create the vswitch in userspace: usermode: true (ec create-vswitch --usermode)`,
+            { detail: { ofport: iface?.ofport, error: iface?.error } },
+          );
+        }
+        throw new VSwitchError('PORT_FAILED', `ovs-vswitchd could not create bridge ${o.name}: ${iface?.error ?? 'no datapath port appeared'}`, {
+          detail: { ofport: iface?.ofport, error: iface?.error },
+        });
+      }
+      if (o.uplink) {
+        const up = db.iface(o.uplink);
+        if (!up || up.ofport === undefined || up.ofport < 0) {
+          throw new VSwitchError('PORT_FAILED', `cannot add uplink ${o.uplink} to ${o.name}: ${up?.error ?? 'ovs-vswitchd did not open it'}`, {
+            detail: { error: up?.error },
+          });
+        }
+      }
+      const ns = openSwitchNetns(vs.netns);
+      try {
+        await setGateway(ns, plan, mtu);
+      } finally {
+        ns.close();
+      }
+      crashPoint('create:gateway-set');
+      return vs;
+    } catch (e) {
+      await vs.removeBridge().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Opens an existing vswitch. NO_SUCH_VSWITCH if missing, NOT_OURS for a bridge ecdock did not create. */
+  static async open(ovs: OvsdbClient, name: string, o: VSwitchOpenOptions = {}): Promise<VSwitch> {
+    checkVswitchName(name);
+    const db = await SwitchDb.for(ovs);
+    const br = db.bridge(name);
+    if (!br) {
+      throw new VSwitchError('NO_SUCH_VSWITCH', `there is no vswitch named ${name}; create it first (ec create-vswitch, or VSwitch.create)`, { detail: { name } });
+    }
+    return VSwitch.adopt(ovs, db, br, o);
+  }
+
+  /** Every vswitch ecdock manages on this OVS. */
+  static async list(ovs: OvsdbClient, o: VSwitchOpenOptions = {}): Promise<VSwitch[]> {
+    const db = await SwitchDb.for(ovs);
+    return [...db.mon.rows('Bridge').values()]
+      .filter((b) => b.external_ids.has(K.subnet) && b.external_ids.has(K.gateway))
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((b) => new VSwitch(ovs, db, b, o));
+  }
+
+  private static adopt(ovs: OvsdbClient, db: SwitchDb, br: BridgeRow, o: VSwitchOpenOptions): VSwitch {
+    if (!br.external_ids.has(K.subnet) || !br.external_ids.has(K.gateway)) {
+      throw new VSwitchError('NOT_OURS', `bridge ${br.name} exists but was not created by ecdock; it is left alone`, { detail: { name: br.name } });
+    }
+    return new VSwitch(ovs, db, br, o);
+  }
+
+  /** A link group no other vswitch uses (1..2^31-1; the top bit marks links being deleted). */
+  private static newGroup(db: SwitchDb): number {
+    const used = new Set([...db.mon.rows('Bridge').values()].map((b) => Number(b.external_ids.get(K.group))));
+    for (;;) {
+      const g = randomInt(1 << 16, 0x7fffffff);
+      if (!used.has(g)) return g;
+    }
+  }
+
+  private bridgeRow(): BridgeRow {
+    const br = this.db.bridge(this.name);
+    if (!br || br.external_ids.get(K.group) !== String(this.group)) {
+      throw new VSwitchError('NO_SUCH_VSWITCH', `vswitch ${this.name} no longer exists`, { detail: { name: this.name } });
+    }
+    return br;
+  }
+
+  private async removeBridge(): Promise<void> {
+    const br = this.db.bridge(this.name);
+    if (!br) return;
+    const { nextCfg } = await this.db.submit([this.db.o.mutate('Open_vSwitch', [], [['bridges', 'delete', [br._uuid]]])]);
+    await this.db.applied(nextCfg, this.timeoutMs).catch(() => undefined);
+  }
+
+  /** Deletes the vswitch: every slot link at once, then the bridge (its ports go with it). */
+  async destroy(): Promise<void> {
+    this.bridgeRow();
+    const ns = openSwitchNetns(this.netns);
+    try {
+      await deleteSwitchLinks(ns, this.group);
+    } finally {
+      ns.close();
+    }
+    crashPoint('destroy:links-deleted');
+    await this.removeBridge();
+  }
+
+  // ---- addressing --------------------------------------------------------------------------
+
+  /** Slot N's addresses and port name (pure). */
+  addressOf(n: number): SlotAddress {
+    return this.plan.addressOf(n);
+  }
+
+  // ---- slots -------------------------------------------------------------------------------
+
+  async attach(o: AttachOptions): Promise<Slot> {
+    if (!o || typeof o !== 'object') throw new UsageError('BAD_ARGUMENT', 'attach needs { target }');
+    checkTarget(o.target);
+    const portType = checkPortType(o.portType);
+    const ifname = o.ifname === undefined ? 'eth0' : checkIfname(o.ifname, 'interface name');
+    const mtu = checkMtu(o.mtu) ?? this.mtu;
+    const vlan = checkVlan(o.vlan);
+    const extra = checkExternalIds(o.externalIds);
+    if (o.slot !== undefined) this.plan.checkSlot(o.slot);
+    const timeoutMs = o.timeoutMs ?? this.timeoutMs;
+    const wait = o.wait ?? true;
+    this.bridgeRow();
+
+    const target = await resolveTarget(o.target, this.runtime);
+    const sw = openSwitchNetns(this.netns);
+    try {
+      if (target.netns.isCurrent() || target.netns.isSameAs(sw)) {
+        throw new VSwitchError(
+          'HOST_NETNS_REFUSED',
+          `refusing to plug a slot into ${target.netns.isCurrent() ? 'this process\'s own' : "the vswitch's own"} network namespace (${target.netns.label}); give a container's or another namespace`,
+          { detail: { target: o.target } },
+        );
+      }
+      const req: SlotRequest = { target, sw, portType, ifname, mtu, vlan, extra, wait, timeoutMs };
+      if (o.slot !== undefined) {
+        try {
+          return await this.attachAt(o.slot, req);
+        } catch (e) {
+          if (e instanceof SlotBusy) {
+            throw new VSwitchError('SLOT_TAKEN', `slot ${o.slot} of ${this.name} is taken: ${e.why}`, { detail: { slot: o.slot } });
+          }
+          throw e;
+        }
+      }
+      const tried = new Set<number>();
+      for (let attempt = 0; attempt < AUTO_SLOT_ATTEMPTS; attempt++) {
+        const n = this.plan.lowestFree(new Set([...this.takenSlots(), ...this.inflight, ...tried]));
+        if (n === undefined) break;
+        try {
+          return await this.attachAt(n, req);
+        } catch (e) {
+          if (!(e instanceof SlotBusy)) throw e;
+          tried.add(n);
+        }
+      }
+      throw new VSwitchError('NO_FREE_SLOT', `vswitch ${this.name} has no free slot (${this.plan.capacity} slots in ${this.plan.subnet})`);
+    } finally {
+      sw.close();
+      target.netns.close();
+    }
+  }
+
+  /** Slot numbers held by ports on this bridge (any state). */
+  private takenSlots(): number[] {
+    const out: number[] = [];
+    for (const p of this.db.portsOf(this.bridgeRow())) {
+      const n = slotFromPortName(this.name, p.name);
+      if (n !== undefined) out.push(n);
+    }
+    return out;
+  }
+
+  private async attachAt(n: number, r: SlotRequest): Promise<Slot> {
+    if (this.inflight.has(n)) throw new SlotBusy('this process is attaching it right now');
+    this.inflight.add(n);
+    try {
+      return r.portType === 'veth' ? await this.attachVeth(n, r) : await this.attachInternal(n, r);
+    } finally {
+      this.inflight.delete(n);
+    }
+  }
+
+  private slotIds(n: number, a: SlotAddress, r: SlotRequest, owner?: string): { port: Map<string, string>; iface: Map<string, string> } {
+    const t = r.target.info;
+    const common: [string, string][] = [
+      [K.vswitch, this.name],
+      [K.slot, String(n)],
+      [K.target, t.kind === 'container' ? t.ref : t.netnsId],
+      [K.targetKind, t.kind],
+      [K.targetRef, t.ref],
+      [K.netnsId, t.netnsId],
+      ...(t.name ? ([[K.targetName, t.name]] as [string, string][]) : []),
+    ];
+    const port = new Map<string, string>([
+      ...Object.entries(r.extra),
+      ...common,
+      [K.portType, r.portType],
+      [K.ifname, r.ifname],
+      ...(owner ? ([[K.state, 'attaching'], [K.owner, owner]] as [string, string][]) : []),
+    ]);
+    const iface = new Map<string, string>([
+      ...Object.entries(r.extra),
+      ...common,
+      ['attached-mac', a.mac],
+      ['iface-id', a.portName],
+      ['iface-status', 'active'],
+    ]);
+    return { port, iface };
+  }
+
+  /** Ops inserting slot n's Port and Interface and adding the port to the bridge, guarded. */
+  private claimOps(a: SlotAddress, r: SlotRequest, ids: { port: Map<string, string>; iface: Map<string, string> }, uuids: { port: string; iface: string }, replace?: PortRow): Operation[] {
+    const x = this.db.o;
+    const br = this.bridgeRow();
+    return [
+      // The bridge is still the one we know (a concurrent destroy/recreate must not adopt this port).
+      x.wait({ table: 'Bridge', where: [['_uuid', '==', br._uuid]], columns: ['name'], until: '==', rows: [{ name: this.name }], timeout: 0 }),
+      // The claim: no port of that name exists, or exactly the ghost we are replacing.
+      replace
+        ? wireOp.wait({ table: 'Port', where: [['name', '==', a.portName]], columns: ['_uuid'], until: '==', rows: [{ _uuid: ['uuid', replace._uuid] }], timeout: 0 })
+        : x.wait({ table: 'Port', where: [['name', '==', a.portName]], columns: ['name'], until: '==', rows: [], timeout: 0 }),
+      ...(replace ? [x.mutate('Bridge', [['_uuid', '==', br._uuid]], [['ports', 'delete', [replace._uuid]]])] : []),
+      x.insert(
+        'Interface',
+        {
+          name: a.portName,
+          type: r.portType === 'internal' ? 'internal' : '',
+          ...(a.ofportRequest !== undefined ? { ofport_request: a.ofportRequest } : {}),
+          external_ids: ids.iface,
+        },
+        { uuid: uuids.iface },
+      ),
+      x.insert('Port', { name: a.portName, interfaces: [uuids.iface], ...(r.vlan !== undefined ? { tag: r.vlan } : {}), external_ids: ids.port }, { uuid: uuids.port }),
+      x.mutate('Bridge', [['_uuid', '==', br._uuid]], [['ports', 'insert', [uuids.port]]]),
+    ];
+  }
+
+  /**
+   * Commits a claim. A failed guard means the slot is taken (SlotBusy); a lost connection is
+   * ambiguous, so we look for our own port (client-chosen uuid) once the replica is back.
+   */
+  private async commitClaim(n: number, operations: Operation[], portUuid: string, timeoutMs: number): Promise<number> {
+    try {
+      const { nextCfg } = await this.db.submit(operations);
+      return nextCfg;
+    } catch (e) {
+      if (e instanceof OvsdbTransactionError) {
+        if (e.opIndex === 0) throw new VSwitchError('NO_SUCH_VSWITCH', `vswitch ${this.name} was deleted while slot ${n} was being attached`, { cause: e });
+        if (e.opIndex === 1) throw new SlotBusy('another port holds its name');
+        if (e.tag === 'constraint violation') throw new SlotBusy(`OVS refused the port: ${e.details ?? e.tag}`);
+        throw wrapOvsdb(e, `cannot claim slot ${n} of ${this.name}`);
+      }
+      if (isEcdockError(e) && (e.code === 'OVSDB_CONNECTION_LOST' || e.code === 'OVSDB_TIMEOUT')) {
+        // Did it commit before the connection dropped? Our port's uuid answers that.
+        const seen = await this.db.mon
+          .waitFor(() => (this.db.client.connected && this.db.mon.established ? (this.db.portByUuid(portUuid) ? 'yes' : 'no') : undefined), timeoutMs)
+          .catch(() => undefined);
+        if (seen === 'yes') return this.db.root().next_cfg;
+      }
+      throw e;
+    }
+  }
+
+  private async attachVeth(n: number, r: SlotRequest): Promise<Slot> {
+    const a = this.plan.addressOf(n);
+    let replace: PortRow | undefined;
+    const existing = this.db.port(a.portName);
+    if (existing) {
+      const ifc = this.db.ifaceOf(existing);
+      const ghostable = isOurs(existing, this.name) && !existing.external_ids.has(K.state) && ifc?.type === '' && this.db.bridgeOfPort(existing._uuid)?.name === this.name;
+      if (!ghostable) throw new SlotBusy(`port ${a.portName} exists${isOurs(existing, this.name) ? '' : ' and is not an ecdock slot port'}`);
+      // If its link is alive, creating ours fails below; if it is gone, the port is a ghost we replace.
+      replace = existing;
+    }
+    const owner = selfOwner();
+    try {
+      await plugVeth({ switchNetns: r.sw, target: r.target.netns, addr: a, ifname: r.ifname, mtu: r.mtu, group: this.group, owner });
+    } catch (e) {
+      if (isEcdockError(e, 'LINK_EXISTS') && (e.detail as { side?: string } | undefined)?.side !== 'peer') {
+        if (await this.reclaimOrphan(r.sw, a.portName)) return this.attachVeth(n, r);
+        throw new SlotBusy(`link ${a.portName} exists${replace ? ' (the slot is in use)' : ' (another attach is in flight)'}`);
+      }
+      throw e;
+    }
+    crashPoint('attach:veth-created');
+    const uuids = { port: randomUUID(), iface: randomUUID() };
+    let nextCfg: number;
+    try {
+      nextCfg = await this.commitClaim(n, this.claimOps(a, r, this.slotIds(n, a, r), uuids, replace), uuids.port, r.timeoutMs);
+    } catch (e) {
+      await reaper.reap(this.netns, this.group, [a.portName]).catch(() => undefined);
+      throw e;
+    }
+    crashPoint('attach:port-committed');
+    if (r.wait) {
+      try {
+        await this.waitPort(n, uuids.iface, nextCfg, r.timeoutMs);
+      } catch (e) {
+        await this.detachPort(uuids.port, a.portName, 'veth').catch(() => undefined);
+        throw e;
+      }
+      crashPoint('attach:vswitchd-applied');
+    }
+    return this.slotFromCache(n) ?? new Slot(this, this.describe(n, this.db.portByUuid(uuids.port)!, 'up'));
+  }
+
+  /** A veth of ours whose port was never committed and whose owner is dead: delete it. */
+  private async reclaimOrphan(sw: Netns, name: string): Promise<boolean> {
+    if (this.db.port(name)) return false;
+    const link = await getLink({ netns: sw, name });
+    if (!link) return true; // vanished meanwhile: just retry
+    if (link.group !== this.group && link.group !== (this.group ^ 0x80000000) >>> 0) return false;
+    const owner = linkOwner(link);
+    if (ownerAlive(owner)) return false;
+    await reaper.reap(this.netns, this.group, [name]);
+    return true;
+  }
+
+  private async attachInternal(n: number, r: SlotRequest): Promise<Slot> {
+    const a = this.plan.addressOf(n);
+    if (this.db.port(a.portName)) throw new SlotBusy(`port ${a.portName} exists`);
+    const uuids = { port: randomUUID(), iface: randomUUID() };
+    const owner = selfOwner();
+    const nextCfg = await this.commitClaim(n, this.claimOps(a, r, this.slotIds(n, a, r, owner), uuids), uuids.port, r.timeoutMs);
+    crashPoint('attach:internal-claimed');
+    try {
+      await this.waitPort(n, uuids.iface, nextCfg, r.timeoutMs);
+      crashPoint('attach:internal-applied');
+      await plugInternal({ switchNetns: r.sw, target: r.target.netns, addr: a, ifname: r.ifname, mtu: r.mtu });
+      crashPoint('attach:internal-moved');
+      crashPoint('attach:internal-configured');
+      const { results } = await this.db.submit([
+        this.db.o.mutate('Port', [['_uuid', '==', uuids.port]], [['external_ids', 'delete', [K.state, K.owner] as unknown as Map<string, string>]]),
+      ]);
+      if ((results[0] as { count?: number }).count !== 1) throw new VSwitchError('NO_SUCH_SLOT', `slot ${n} was removed while it was being attached`);
+    } catch (e) {
+      await this.detachPort(uuids.port, a.portName, 'internal').catch(() => undefined);
+      throw e;
+    }
+    return this.slotFromCache(n) ?? new Slot(this, this.describe(n, this.db.portByUuid(uuids.port)!, 'up'));
+  }
+
+  /** Waits until ovs-vswitchd applied the claim and reports the port; Interface.error → PORT_FAILED. */
+  private async waitPort(n: number, ifaceUuid: string, nextCfg: number, timeoutMs: number): Promise<InterfaceRow> {
+    await this.db.applied(nextCfg, timeoutMs);
+    const iface = this.db.ifaceByUuid(ifaceUuid);
+    if (!iface) throw new VSwitchError('NO_SUCH_SLOT', `slot ${n}'s port vanished before ovs-vswitchd added it`);
+    if (iface.ofport === undefined || iface.ofport <= 0) {
+      throw new VSwitchError(
+        'PORT_FAILED',
+        `ovs-vswitchd could not add ${iface.name} to ${this.name}: ${iface.error ?? 'it reported no OpenFlow port'}`,
+        { detail: { ofport: iface.ofport, error: iface.error } },
+      );
+    }
+    return iface;
+  }
+
+  /** Removes a slot. NO_SUCH_SLOT if it is not attached. */
+  async detach(n: number): Promise<void> {
+    this.plan.checkSlot(n);
+    const port = this.slotPort(n);
+    if (!port) throw new VSwitchError('NO_SUCH_SLOT', `slot ${n} of ${this.name} is not attached`, { detail: { slot: n } });
+    await this.detachPort(port._uuid, port.name, this.portTypeOf(port));
+  }
+
+  private portTypeOf(port: PortRow): PortType {
+    const t = port.external_ids.get(K.portType);
+    if (t === 'internal' || t === 'veth') return t;
+    return this.db.ifaceOf(port)?.type === 'internal' ? 'internal' : 'veth';
+  }
+
+  /** Link first (veth), then the port: a crash in between leaves a ghost port for cleanup. */
+  private async detachPort(portUuid: string, portName: string, type: PortType): Promise<void> {
+    if (type === 'veth') {
+      await reaper.reap(this.netns, this.group, [portName]);
+      crashPoint('detach:link-deleted');
+    }
+    await this.removePorts([portUuid]);
+    crashPoint('detach:port-removed');
+  }
+
+  private async removePorts(uuids: string[]): Promise<void> {
+    if (!uuids.length) return;
+    const br = this.db.bridge(this.name);
+    if (!br) return;
+    await this.db.submit([this.db.o.mutate('Bridge', [['_uuid', '==', br._uuid]], [['ports', 'delete', uuids]])]);
+  }
+
+  private slotPort(n: number): PortRow | undefined {
+    const p = this.db.port(this.plan.addressOf(n).portName);
+    return p && isOurs(p, this.name) && this.bridgeRow().ports.includes(p._uuid) ? p : undefined;
+  }
+
+  private ourPorts(): PortRow[] {
+    return this.db.portsOf(this.bridgeRow()).filter((p) => isOurs(p, this.name));
+  }
+
+  private targetOf(port: PortRow): SlotTargetInfo | undefined {
+    const ids = port.external_ids;
+    const kind = ids.get(K.targetKind) as SlotTargetInfo['kind'] | undefined;
+    const ref = ids.get(K.targetRef);
+    const target = ids.get(K.target);
+    if (!kind || !ref || !target) return undefined;
+    const name = ids.get(K.targetName);
+    return { kind, ref, ...(name ? { name } : {}), netnsId: ids.get(K.netnsId) ?? (kind === 'container' ? '' : target) };
+  }
+
+  private describe(n: number, port: PortRow, state: SlotState, error?: string): SlotInfo {
+    const a = this.plan.addressOf(n);
+    const iface = this.db.ifaceOf(port);
+    const ids = idsToObject(port.external_ids);
+    const target = this.targetOf(port);
+    const owner = port.external_ids.get(K.owner);
+    return {
+      ...a,
+      vswitch: this.name,
+      index: n,
+      portType: this.portTypeOf(port),
+      ifname: port.external_ids.get(K.ifname) ?? 'eth0',
+      ...(port.tag !== undefined ? { vlan: port.tag } : {}),
+      ...(iface?.mtu !== undefined ? { mtu: iface.mtu } : {}),
+      ...(iface?.ofport !== undefined && iface.ofport > 0 ? { ofport: iface.ofport } : {}),
+      state,
+      ...(error ? { error } : {}),
+      ...(target ? { target } : {}),
+      ...(owner ? { owner } : {}),
+      externalIds: ids,
+    };
+  }
+
+  /** A quick state from the replica alone (used right after attach). */
+  private slotFromCache(n: number): Slot | undefined {
+    const p = this.slotPort(n);
+    if (!p) return undefined;
+    const iface = this.db.ifaceOf(p);
+    const state: SlotState = p.external_ids.has(K.state) ? 'attaching' : iface?.error || iface?.ofport === -1 ? 'error' : 'up';
+    return new Slot(this, this.describe(n, p, state, iface?.error));
+  }
+
+  /** Every slot with its state, joined from OVSDB, the kernel and the targets. */
+  async slots(): Promise<Slot[]> {
+    const ports = this.ourPorts();
+    const sw = openSwitchNetns(this.netns);
+    let links: Map<string, LinkInfo>;
+    try {
+      links = await switchLinks(sw, this.group);
+    } finally {
+      sw.close();
+    }
+    const out = await Promise.all(
+      ports.map(async (p) => {
+        const n = slotFromPortName(this.name, p.name);
+        if (n === undefined || !this.plan.isValidSlot(n)) return undefined;
+        const { state, error } = await this.stateOf(p, links);
+        return new Slot(this, this.describe(n, p, state, error));
+      }),
+    );
+    return out.filter((s): s is Slot => s !== undefined).sort((a, b) => a.index - b.index);
+  }
+
+  async slot(n: number): Promise<Slot | undefined> {
+    this.plan.checkSlot(n);
+    const p = this.slotPort(n);
+    if (!p) return undefined;
+    const sw = openSwitchNetns(this.netns);
+    try {
+      const link = await getLink({ netns: sw, name: p.name });
+      const links = new Map(link ? [[p.name, link]] : []);
+      const { state, error } = await this.stateOf(p, links);
+      return new Slot(this, this.describe(n, p, state, error));
+    } finally {
+      sw.close();
+    }
+  }
+
+  private async stateOf(p: PortRow, links: Map<string, LinkInfo>): Promise<{ state: SlotState; error?: string; liveness?: string }> {
+    const iface = this.db.ifaceOf(p);
+    if (p.external_ids.get(K.state) === 'attaching') return { state: 'attaching' };
+    const type = this.portTypeOf(p);
+    const target = this.targetOf(p);
+    if (type === 'veth') {
+      const link = links.get(p.name);
+      if (!link) {
+        // The veth dies with its namespace. A stopped container keeps its slot (down) until removed.
+        if (target?.kind === 'container' && (await targetLiveness(target, this.runtime).catch(() => 'gone')) === 'stopped') return { state: 'down' };
+        return { state: 'ghost' };
+      }
+      if (iface?.error || iface?.ofport === -1) return { state: 'error', ...(iface?.error ? { error: iface.error } : {}) };
+      return { state: link.operState === 'up' || link.operState === 'unknown' ? 'up' : 'down' };
+    }
+    const live = target ? await targetLiveness(target, this.runtime).catch(() => 'gone' as const) : 'gone';
+    if (live === 'gone') return { state: 'ghost' };
+    if (live === 'stopped') return { state: 'down' };
+    if (iface?.error || iface?.ofport === -1) return { state: 'error', ...(iface?.error ? { error: iface.error } : {}) };
+    return { state: 'up' };
+  }
+
+  /**
+   * Removes what crashed or vanished work left behind, and only ecdock's own: ports whose target
+   * is gone, claims whose owner died, and veths of this vswitch that no port uses.
+   */
+  async cleanup(o: CleanupOptions = {}): Promise<CleanupReport> {
+    const report: CleanupReport = { ports: [], links: [] };
+    const sw = openSwitchNetns(this.netns);
+    try {
+      const links = await switchLinks(sw, this.group);
+      const doomed: string[] = [];
+      const remove: string[] = [];
+      for (const p of this.ourPorts()) {
+        const n = slotFromPortName(this.name, p.name);
+        if (n === undefined) continue;
+        if (this.inflight.has(n)) continue;
+        if (p.external_ids.get(K.state) === 'attaching') {
+          if (!ownerAlive(p.external_ids.get(K.owner))) {
+            remove.push(p._uuid);
+            report.ports.push({ slot: n, portName: p.name, reason: 'stale-claim' });
+          }
+          continue;
+        }
+        const { state } = await this.stateOf(p, links);
+        const target = this.targetOf(p);
+        if (state === 'ghost') {
+          remove.push(p._uuid);
+          if (links.has(p.name)) doomed.push(p.name);
+          report.ports.push({ slot: n, portName: p.name, reason: this.portTypeOf(p) === 'veth' ? 'link-gone' : 'target-gone' });
+        } else if (state === 'down' && o.stoppedContainers && target?.kind === 'container') {
+          remove.push(p._uuid);
+          if (links.has(p.name)) doomed.push(p.name);
+          report.ports.push({ slot: n, portName: p.name, reason: 'container-stopped' });
+        }
+      }
+      // veths of ours without a port: a crashed attach, once its owner is dead.
+      const portNames = new Set(this.ourPorts().map((p) => p.name));
+      for (const [name, link] of links) {
+        const n = slotFromPortName(this.name, name);
+        if (portNames.has(name) || (n !== undefined && this.inflight.has(n))) continue;
+        if (link.kind !== undefined && link.kind !== 'veth') continue;
+        const owner = linkOwner(link);
+        if (ownerAlive(owner)) continue;
+        doomed.push(name);
+        report.links.push(name);
+      }
+      await reaper.reap(this.netns, this.group, doomed);
+      await this.removePorts(remove);
+    } finally {
+      sw.close();
+    }
+    return report;
+  }
+
+  /**
+   * Slot events as they happen (attached, detached, link up/down, port error), fed by the OVSDB
+   * monitor. End the loop (break/return) to stop listening.
+   */
+  watch(): AsyncIterableIterator<SlotEvent> {
+    const queue: SlotEvent[] = [];
+    let wake: (() => void) | undefined;
+    let done = false;
+    const push = (e: SlotEvent) => {
+      queue.push(e);
+      wake?.();
+    };
+    const onChange = (c: { table: string; uuid: string; old?: Record<string, unknown>; new?: Record<string, unknown> }) => {
+      if (c.table === 'Port') {
+        const row = (c.new ?? c.old) as unknown as PortRow;
+        if (!isOurs(row, this.name)) return;
+        const n = Number(row.external_ids.get(K.slot));
+        if (c.new && !c.old) {
+          const p = c.new as unknown as PortRow;
+          if (!p.external_ids.has(K.state)) push({ type: 'attached', slot: n, info: this.describe(n, p, 'up') });
+        } else if (c.old && !c.new) push({ type: 'detached', slot: n, portName: row.name });
+        else if (c.old && c.new && (c.old as unknown as PortRow).external_ids?.has(K.state) && !(c.new as unknown as PortRow).external_ids.has(K.state)) {
+          push({ type: 'attached', slot: n, info: this.describe(n, c.new as unknown as PortRow, 'up') });
+        }
+      } else if (c.table === 'Interface' && c.old && c.new) {
+        const now = c.new as unknown as InterfaceRow;
+        const before = c.old as unknown as InterfaceRow;
+        if (now.external_ids.get(K.vswitch) !== this.name) return;
+        const n = Number(now.external_ids.get(K.slot));
+        if (now.link_state !== before.link_state && now.link_state) push({ type: now.link_state, slot: n, portName: now.name });
+        if (now.error && now.error !== before.error) push({ type: 'error', slot: n, portName: now.name, error: now.error });
+      }
+    };
+    this.db.mon.on('change', onChange);
+    const stop = () => {
+      done = true;
+      this.db.mon.off('change', onChange);
+      wake?.();
+    };
+    const it: AsyncIterableIterator<SlotEvent> = {
+      next: async () => {
+        for (;;) {
+          if (queue.length) return { value: queue.shift()!, done: false };
+          if (done) return { value: undefined, done: true };
+          await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+        }
+      },
+      return: async () => {
+        stop();
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]() {
+        return it;
+      },
+    };
+    return it;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      subnet: this.plan.subnet,
+      gateway: this.plan.gateway,
+      ...(this.plan.ipv6Prefix ? { ipv6Prefix: this.plan.ipv6Prefix } : {}),
+      usermode: this.usermode,
+      ...(this.mtu !== undefined ? { mtu: this.mtu } : {}),
+      ...(this.uplink ? { uplink: this.uplink } : {}),
+      ...(this.netns ? { netns: this.netns } : {}),
+    };
+  }
+}
+
+interface SlotRequest {
+  target: { netns: Netns; info: SlotTargetInfo };
+  sw: Netns;
+  portType: PortType;
+  ifname: string;
+  mtu: number | undefined;
+  vlan: number | undefined;
+  extra: Record<string, string>;
+  wait: boolean;
+  timeoutMs: number;
+}
+
