@@ -131,10 +131,18 @@ export function socketError(remote: Remote, err: NodeJS.ErrnoException, phase: '
   const where = formatRemote(remote);
   const code = err.code ?? '';
   if (remote.kind === 'ssl' && (code.startsWith('ERR_SSL') || /SSL|TLS|CERT|certificate/i.test(`${code} ${err.message}`) || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || code === 'SELF_SIGNED_CERT_IN_CHAIN')) {
-    return new OvsdbError('TLS_FAILED', `TLS with ${where} failed: ${err.message}; check that the CA certificate signed the server's certificate and the server's CA signed ours`, {
-      cause: err,
-      detail: { remote: where, code },
-    });
+    const reason = (err as { reason?: string }).reason ?? err.message;
+    let why: string;
+    if (/alert (unknown ca|bad certificate|certificate required|certificate unknown|handshake failure)/i.test(reason)) {
+      why = `${where} rejected our certificate (${reason}); it must be signed by the CA the server trusts (ovsdb-server --ca-cert)`;
+    } else if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+      why = `the certificate of ${where} does not match tls.serverName: ${err.message}`;
+    } else if (/CERT|SIGNATURE|ISSUER|SELF_SIGNED/.test(code)) {
+      why = `cannot verify the certificate of ${where} with the CA given in tls.ca (${code}: ${err.message})`;
+    } else {
+      why = `TLS with ${where} failed: ${reason}`;
+    }
+    return new OvsdbError('TLS_FAILED', why, { cause: err, detail: { remote: where, code, reason } });
   }
   if (remote.kind === 'ssl' && tlsStarted && (code === 'ECONNRESET' || code === 'EPIPE')) {
     return new OvsdbError('TLS_FAILED', `${where} closed the TLS connection during the handshake (${code}); the server probably rejected our certificate`, {
