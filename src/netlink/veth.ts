@@ -28,6 +28,7 @@ import {
   NLM_F_EXCL,
   NLM_F_REQUEST,
   RTM_NEWLINK,
+  RTM_SETLINK,
   VETH_INFO_PEER,
 } from './nl/constants';
 import { MessageBuilder, type Request } from './nl/message';
@@ -130,9 +131,11 @@ export function newVethRequest(o: {
   return b.finish();
 }
 
-/** RTM_SETLINK: IPv6 generation mode (and up) on the host end, in one message. */
-function hostQuietRequest(index: number, up: boolean): Request {
-  const b = new MessageBuilder(19 /* RTM_SETLINK */, NLM_F_REQUEST | NLM_F_ACK, ifinfomsg(up ? { index, flags: IFF_UP, change: IFF_UP } : { index }));
+/** RTM_SETLINK: IPv6 generation mode (and up) on the host end, in one message; by index or by name. */
+function hostQuietRequest(ref: number | string, up: boolean): Request {
+  const index = typeof ref === 'number' ? ref : 0;
+  const b = new MessageBuilder(RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK, ifinfomsg(up ? { index, flags: IFF_UP, change: IFF_UP } : { index }));
+  if (typeof ref === 'string') b.str(IFLA_IFNAME, 'IFLA_IFNAME', ref);
   addAddrGenMode(b, false);
   return b.finish();
 }
@@ -193,19 +196,21 @@ async function createInHost(items: Item[], opts: CreateVethsOptions): Promise<vo
   const t = { chunk: opts.chunk, timeoutMs: opts.timeoutMs };
   await withSession(hostNs, async (host) => {
     // 1. Create every pair. Host ends come up now only if they need no quieting first.
-    const created = await host.transact(
-      items.map((it) =>
-        newVethRequest({
-          name: it.o.name,
-          mac: it.mac,
-          mtu: it.mtu,
-          group: it.group,
-          up: it.up && !it.quiet,
-          peer: { name: it.o.peer.name, mac: it.peerMac, mtu: it.peerMtu, nsfd: host.hold(it.o.peer.netns) },
-        }),
-      ),
-      t,
+    const requests = items.map((it) =>
+      newVethRequest({
+        name: it.o.name,
+        mac: it.mac,
+        mtu: it.mtu,
+        group: it.group,
+        up: it.up && !it.quiet,
+        peer: { name: it.o.peer.name, mac: it.peerMac, mtu: it.peerMtu, nsfd: host.hold(it.o.peer.netns) },
+      }),
     );
+    // A single quiet pair: create and quiet it in one job (by name, so sent only if the create was
+    // acked: one request per sendmsg, stop at the first failure).
+    const single = items.length === 1 && items[0].quiet;
+    const sent = await host.transact(single ? [...requests, hostQuietRequest(items[0].o.name, items[0].up)] : requests, single ? { ...t, chunk: 1, stopOnError: true } : t);
+    const created = sent.slice(0, items.length);
     const clashes: Item[] = [];
     created.forEach((r, i) => {
       const it = items[i];
@@ -225,8 +230,10 @@ async function createInHost(items: Item[], opts: CreateVethsOptions): Promise<vo
     for (const it of items) if (!it.error && (it.index === undefined || it.peerIndex === undefined)) await learnIndexes(host, it);
     if (clashes.length) await explainClashes(host, clashes);
 
-    // 2. Host ends: IPv6 mode none, then up, in one message each (their peers are down: no carrier yet).
-    const quiet = items.filter((it) => !it.error && it.quiet);
+    // 2. Host ends: IPv6 mode none and up, in one message each (their peers are down: no carrier yet).
+    if (single && !items[0].error && (!sent[1].answered || sent[1].errno !== 0))
+      items[0].error = replyError(sent[1], { action: `set up veth ${items[0].o.name}`, ifname: items[0].o.name, side: 'host', netns: hostNs, role: 'host-end' });
+    const quiet = single ? [] : items.filter((it) => !it.error && it.quiet);
     if (quiet.length) {
       const replies = await host.transact(
         quiet.map((it) => hostQuietRequest(it.index!, it.up)),

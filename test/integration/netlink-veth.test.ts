@@ -221,7 +221,7 @@ describe('netlink: veth pairs (root, real namespaces)', function () {
 
   it('reports a name collision on each side, naming the interface and the namespace, and leaves nothing behind', async () => {
     const taken = `t${rnd()}`;
-    const r = await createVeth({ netns: vsNs, name: taken, peer: { netns: c2Ns, name: 'eth5' } });
+    const r = await createVeth({ netns: vsNs, name: taken, up: false, ipv6LinkLocal: true, peer: { netns: c2Ns, name: 'eth5' } });
     cleanup.add(() => deleteLink({ netns: vsNs, index: r.index }));
     // host side
     await assert.rejects(createVeth({ netns: vsNs, name: taken, peer: { netns: c2Ns, name: 'eth6' } }), (e: unknown) => {
@@ -230,6 +230,8 @@ describe('netlink: veth pairs (root, real namespaces)', function () {
       return true;
     });
     assert.equal(await linkIn(c2, 'eth6'), undefined);
+    const untouched = (await getLink({ netns: vsNs, name: taken }))!;
+    assert.deepEqual([untouched.index, untouched.up, untouched.ipv6AddrGenMode], [r.index, false, 'eui64'], 'the existing link is left alone');
     // peer side
     const fresh = `f${rnd()}`;
     await assert.rejects(createVeth({ netns: vsNs, name: fresh, peer: { netns: c2Ns, name: 'eth5' } }), (e: unknown) => {
