@@ -42,6 +42,8 @@ export interface SlotInfo extends SlotAddress {
   /** Why the port failed (Interface.error), when state is `error`. */
   error?: string;
   target?: SlotTargetInfo;
+  /** The second NIC (eth1), when the slot was attached with dualNic. */
+  nic2?: { portName: string; ifname: string; mac: string; ofport?: number };
   /** Owner of an in-flight claim (`attaching`): boot/pid/starttime. */
   owner?: string;
   externalIds: Record<string, string>;

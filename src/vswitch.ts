@@ -15,7 +15,7 @@
 //   that cleanup removes.
 
 import { randomUUID, randomInt } from 'node:crypto';
-import { AddressPlan, checkVswitchName, slotFromPortName, type SlotAddress } from './addressing';
+import { AddressPlan, OFPORT_REQUEST_MAX, checkVswitchName, slotFromPortName, slotPort2Name, slotPortName, type SlotAddress } from './addressing';
 import { crashPoint } from './crash-points';
 import { UsageError, VSwitchError, isEcdockError } from './errors';
 import { Netns } from './netlink/netns';
@@ -26,7 +26,7 @@ import { op as wireOp, type Operation } from './ovsdb/operations';
 import { OvsdbTransactionError } from './ovsdb/results';
 import type { BridgeRow, InterfaceRow, PortRow } from './ovsdb/schema/open-vswitch';
 import { ownerAlive, selfOwner } from './owner';
-import { deleteSwitchLinks, openSwitchNetns, plugInternal, plugVeth, reaper, setGateway, switchLinks } from './ovs/plumbing';
+import { deleteSwitchLinks, doomedGroup, openSwitchNetns, plugInternal, plugVeth, reaper, setGateway, switchLinks, type Nic } from './ovs/plumbing';
 import { K, SCHEMA_VERSION, SwitchDb, idsToObject } from './ovs/switch-db';
 import type { ContainerRuntime } from './runtime/container-runtime';
 import { Slot, type PortType, type SlotInfo, type SlotState, type SlotTarget, type SlotTargetInfo } from './slot';
@@ -71,6 +71,8 @@ export interface AttachOptions {
   vlan?: number;
   /** Extra external_ids on the Port and Interface (keys must not start with "ecdock:"). */
   externalIds?: Record<string, string>;
+  /** A second NIC, eth1 (port <vswitch>-oNN, MAC 52:80 + the IPv4 bytes, no address), as ecDock's --dual-nic. */
+  dualNic?: boolean;
   /** Return only when ovs-vswitchd has the port (ofport > 0). Default true. */
   wait?: boolean;
   timeoutMs?: number;
@@ -98,6 +100,8 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 const LOCAL_PORT = 65534;
 const UPLINK_OFPORT = 65261; // 0xfeed, as ecDock
 const AUTO_SLOT_ATTEMPTS = 256;
+/** The second NIC of slot N asks for OpenFlow port 30000 + N, as ecDock did. */
+const NIC2_OFPORT_BASE = 30000;
 
 function checkMtu(mtu: unknown): number | undefined {
   if (mtu === undefined) return undefined;
@@ -407,6 +411,8 @@ export class VSwitch {
     const mtu = checkMtu(o.mtu) ?? this.mtu;
     const vlan = checkVlan(o.vlan);
     const extra = checkExternalIds(o.externalIds);
+    const dualNic = !!o.dualNic;
+    if (dualNic && ifname === 'eth1') throw new UsageError('BAD_IFNAME', 'with dualNic the second NIC is eth1: give the first NIC another name than eth1');
     if (o.slot !== undefined) this.plan.checkSlot(o.slot);
     const timeoutMs = o.timeoutMs ?? this.timeoutMs;
     const wait = o.wait ?? true;
@@ -418,11 +424,11 @@ export class VSwitch {
       if (target.netns.isCurrent() || target.netns.isSameAs(sw)) {
         throw new VSwitchError(
           'HOST_NETNS_REFUSED',
-          `refusing to plug a slot into ${target.netns.isCurrent() ? 'this process\'s own' : "the vswitch's own"} network namespace (${target.netns.label}); give a container's or another namespace`,
+          `refusing to plug a slot into ${target.netns.isCurrent() ? "this process's own" : "the vswitch's own"} network namespace (${target.netns.label}); give a container's or another namespace`,
           { detail: { target: o.target } },
         );
       }
-      const req: SlotRequest = { target, sw, portType, ifname, mtu, vlan, extra, wait, timeoutMs };
+      const req: SlotRequest = { target, sw, portType, ifname, mtu, vlan, extra, dualNic, wait, timeoutMs };
       if (o.slot !== undefined) {
         try {
           return await this.attachAt(o.slot, req);
@@ -451,6 +457,34 @@ export class VSwitch {
     }
   }
 
+  /**
+   * Plugs an attached slot into a new target (a restarted container's new namespace), keeping
+   * the options it was attached with: port type, interface name, VLAN, MTU, second NIC, extra ids.
+   */
+  async reattach(n: number, o: { target: SlotTarget; wait?: boolean; timeoutMs?: number }): Promise<Slot> {
+    this.plan.checkSlot(n);
+    checkTarget(o.target);
+    const port = this.slotPort(n);
+    if (!port) throw new VSwitchError('NO_SUCH_SLOT', `slot ${n} of ${this.name} is not attached`, { detail: { slot: n } });
+    const ids = port.external_ids;
+    const extra: Record<string, string> = {};
+    for (const [k, v] of ids) if (!k.startsWith('ecdock:')) extra[k] = v;
+    const mtu = ids.get(K.mtu);
+    await this.detach(n);
+    return this.attach({
+      slot: n,
+      target: o.target,
+      portType: this.portTypeOf(port),
+      ifname: ids.get(K.ifname) ?? 'eth0',
+      ...(mtu ? { mtu: Number(mtu) } : {}),
+      ...(port.tag !== undefined ? { vlan: port.tag } : {}),
+      externalIds: extra,
+      dualNic: this.db.port(slotPort2Name(this.name, n)) !== undefined,
+      ...(o.wait !== undefined ? { wait: o.wait } : {}),
+      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+    });
+  }
+
   /** Slot numbers held by ports on this bridge (any state). */
   private takenSlots(): number[] {
     const out: number[] = [];
@@ -471,7 +505,18 @@ export class VSwitch {
     }
   }
 
-  private slotIds(n: number, a: SlotAddress, r: SlotRequest, owner?: string): { port: Map<string, string>; iface: Map<string, string> } {
+  /** The NICs of slot n: the primary (addresses, routes) and, with dualNic, eth1. */
+  private nicsOf(n: number, r: SlotRequest): Nic[] {
+    const a = this.plan.addressOf(n);
+    const nics: Nic[] = [{ portName: a.portName, ifname: r.ifname, mac: a.mac, ofportRequest: a.ofportRequest, addr: a }];
+    if (r.dualNic) {
+      const ofp = n + NIC2_OFPORT_BASE;
+      nics.push({ portName: slotPort2Name(this.name, n), ifname: 'eth1', mac: a.mac2, ofportRequest: ofp <= OFPORT_REQUEST_MAX ? ofp : undefined });
+    }
+    return nics;
+  }
+
+  private slotIds(n: number, nic: Nic, r: SlotRequest, owner?: string): { port: Map<string, string>; iface: Map<string, string> } {
     const t = r.target.info;
     const common: [string, string][] = [
       [K.vswitch, this.name],
@@ -481,63 +526,80 @@ export class VSwitch {
       [K.targetRef, t.ref],
       [K.netnsId, t.netnsId],
       ...(t.name ? ([[K.targetName, t.name]] as [string, string][]) : []),
+      ...(nic.addr ? [] : ([[K.nic, '2']] as [string, string][])),
     ];
     const port = new Map<string, string>([
       ...Object.entries(r.extra),
       ...common,
       [K.portType, r.portType],
-      [K.ifname, r.ifname],
+      [K.ifname, nic.ifname],
+      ...(r.mtu !== undefined ? ([[K.mtu, String(r.mtu)]] as [string, string][]) : []),
       ...(owner ? ([[K.state, 'attaching'], [K.owner, owner]] as [string, string][]) : []),
     ]);
     const iface = new Map<string, string>([
       ...Object.entries(r.extra),
       ...common,
-      ['attached-mac', a.mac],
-      ['iface-id', a.portName],
+      ['attached-mac', nic.mac],
+      ['iface-id', nic.portName],
       ['iface-status', 'active'],
     ]);
     return { port, iface };
   }
 
-  /** Ops inserting slot n's Port and Interface and adding the port to the bridge, guarded. */
-  private claimOps(a: SlotAddress, r: SlotRequest, ids: { port: Map<string, string>; iface: Map<string, string> }, uuids: { port: string; iface: string }, replace?: PortRow): Operation[] {
+  /**
+   * The claim transaction: guards (the bridge is the one we know; each port name is free, or
+   * held by exactly the ghost we replace), then each NIC's Interface and Port, then one mutate
+   * adding them all to the bridge. Returns the ops and how many leading ops are guards.
+   */
+  private claimOps(n: number, nics: Nic[], r: SlotRequest, uuids: { port: string; iface: string }[], replace: (PortRow | undefined)[], owner?: string): { ops: Operation[]; guards: number } {
     const x = this.db.o;
     const br = this.bridgeRow();
-    return [
-      // The bridge is still the one we know (a concurrent destroy/recreate must not adopt this port).
+    const ops: Operation[] = [
       x.wait({ table: 'Bridge', where: [['_uuid', '==', br._uuid]], columns: ['name'], until: '==', rows: [{ name: this.name }], timeout: 0 }),
-      // The claim: no port of that name exists, or exactly the ghost we are replacing.
-      replace
-        ? wireOp.wait({ table: 'Port', where: [['name', '==', a.portName]], columns: ['_uuid'], until: '==', rows: [{ _uuid: ['uuid', replace._uuid] }], timeout: 0 })
-        : x.wait({ table: 'Port', where: [['name', '==', a.portName]], columns: ['name'], until: '==', rows: [], timeout: 0 }),
-      ...(replace ? [x.mutate('Bridge', [['_uuid', '==', br._uuid]], [['ports', 'delete', [replace._uuid]]])] : []),
-      x.insert(
-        'Interface',
-        {
-          name: a.portName,
-          type: r.portType === 'internal' ? 'internal' : '',
-          ...(a.ofportRequest !== undefined ? { ofport_request: a.ofportRequest } : {}),
-          external_ids: ids.iface,
-        },
-        { uuid: uuids.iface },
-      ),
-      x.insert('Port', { name: a.portName, interfaces: [uuids.iface], ...(r.vlan !== undefined ? { tag: r.vlan } : {}), external_ids: ids.port }, { uuid: uuids.port }),
-      x.mutate('Bridge', [['_uuid', '==', br._uuid]], [['ports', 'insert', [uuids.port]]]),
     ];
+    nics.forEach((nic, i) => {
+      const g = replace[i];
+      ops.push(
+        g
+          ? wireOp.wait({ table: 'Port', where: [['name', '==', nic.portName]], columns: ['_uuid'], until: '==', rows: [{ _uuid: ['uuid', g._uuid] }], timeout: 0 })
+          : x.wait({ table: 'Port', where: [['name', '==', nic.portName]], columns: ['name'], until: '==', rows: [], timeout: 0 }),
+      );
+    });
+    const guards = ops.length;
+    const ghosts = replace.filter((g): g is PortRow => g !== undefined).map((g) => g._uuid);
+    if (ghosts.length) ops.push(x.mutate('Bridge', [['_uuid', '==', br._uuid]], [['ports', 'delete', ghosts]]));
+    nics.forEach((nic, i) => {
+      const ids = this.slotIds(n, nic, r, owner);
+      ops.push(
+        x.insert(
+          'Interface',
+          {
+            name: nic.portName,
+            type: r.portType === 'internal' ? 'internal' : '',
+            ...(nic.ofportRequest !== undefined ? { ofport_request: nic.ofportRequest } : {}),
+            external_ids: ids.iface,
+          },
+          { uuid: uuids[i].iface },
+        ),
+        x.insert('Port', { name: nic.portName, interfaces: [uuids[i].iface], ...(r.vlan !== undefined ? { tag: r.vlan } : {}), external_ids: ids.port }, { uuid: uuids[i].port }),
+      );
+    });
+    ops.push(x.mutate('Bridge', [['_uuid', '==', br._uuid]], [['ports', 'insert', uuids.map((u) => u.port)]]));
+    return { ops, guards };
   }
 
   /**
    * Commits a claim. A failed guard means the slot is taken (SlotBusy); a lost connection is
    * ambiguous, so we look for our own port (client-chosen uuid) once the replica is back.
    */
-  private async commitClaim(n: number, operations: Operation[], portUuid: string, timeoutMs: number): Promise<number> {
+  private async commitClaim(n: number, claim: { ops: Operation[]; guards: number }, portUuid: string, timeoutMs: number): Promise<number> {
     try {
-      const { nextCfg } = await this.db.submit(operations);
+      const { nextCfg } = await this.db.submit(claim.ops);
       return nextCfg;
     } catch (e) {
       if (e instanceof OvsdbTransactionError) {
         if (e.opIndex === 0) throw new VSwitchError('NO_SUCH_VSWITCH', `vswitch ${this.name} was deleted while slot ${n} was being attached`, { cause: e });
-        if (e.opIndex === 1) throw new SlotBusy('another port holds its name');
+        if (e.opIndex > 0 && e.opIndex < claim.guards) throw new SlotBusy('another port holds its name');
         if (e.tag === 'constraint violation') throw new SlotBusy(`OVS refused the port: ${e.details ?? e.tag}`);
         throw wrapOvsdb(e, `cannot claim slot ${n} of ${this.name}`);
       }
@@ -553,46 +615,55 @@ export class VSwitch {
   }
 
   private async attachVeth(n: number, r: SlotRequest): Promise<Slot> {
-    const a = this.plan.addressOf(n);
-    let replace: PortRow | undefined;
-    const existing = this.db.port(a.portName);
-    if (existing) {
-      const ifc = this.db.ifaceOf(existing);
-      const ghostable = isOurs(existing, this.name) && !existing.external_ids.has(K.state) && ifc?.type === '' && this.db.bridgeOfPort(existing._uuid)?.name === this.name;
-      if (!ghostable) throw new SlotBusy(`port ${a.portName} exists${isOurs(existing, this.name) ? '' : ' and is not an ecdock slot port'}`);
-      // If its link is alive, creating ours fails below; if it is gone, the port is a ghost we replace.
-      replace = existing;
+    const nics = this.nicsOf(n, r);
+    const replace: (PortRow | undefined)[] = [];
+    for (const nic of nics) {
+      const existing = this.db.port(nic.portName);
+      if (existing) {
+        const ifc = this.db.ifaceOf(existing);
+        const ghostable = isOurs(existing, this.name) && !existing.external_ids.has(K.state) && ifc?.type === '' && this.db.bridgeOfPort(existing._uuid)?.name === this.name;
+        if (!ghostable) throw new SlotBusy(`port ${nic.portName} exists${isOurs(existing, this.name) ? '' : ' and is not an ecdock slot port'}`);
+        // If its link is alive, creating ours fails below; if it is gone, the port is a ghost we replace.
+      }
+      replace.push(existing);
     }
     const owner = selfOwner();
+    const made: string[] = [];
     try {
-      await plugVeth({ switchNetns: r.sw, target: r.target.netns, addr: a, ifname: r.ifname, mtu: r.mtu, group: this.group, owner });
+      const settled = await Promise.allSettled(
+        nics.map((nic) => plugVeth({ switchNetns: r.sw, target: r.target.netns, nic, mtu: r.mtu, group: this.group, owner }).then(() => made.push(nic.portName))),
+      );
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed) throw failed.reason;
     } catch (e) {
+      await reaper.reap(this.netns, this.group, made).catch(() => undefined);
       if (isEcdockError(e, 'LINK_EXISTS') && (e.detail as { side?: string } | undefined)?.side !== 'peer') {
-        if (await this.reclaimOrphan(r.sw, a.portName)) return this.attachVeth(n, r);
-        throw new SlotBusy(`link ${a.portName} exists${replace ? ' (the slot is in use)' : ' (another attach is in flight)'}`);
+        const name = (e.detail as { ifname?: string } | undefined)?.ifname ?? nics[0].portName;
+        if (await this.reclaimOrphan(r.sw, name)) return this.attachVeth(n, r);
+        throw new SlotBusy(`link ${name} exists${replace.some((g) => g) ? ' (the slot is in use)' : ' (another attach is in flight)'}`);
       }
       throw e;
     }
     crashPoint('attach:veth-created');
-    const uuids = { port: randomUUID(), iface: randomUUID() };
+    const uuids = nics.map(() => ({ port: randomUUID(), iface: randomUUID() }));
     let nextCfg: number;
     try {
-      nextCfg = await this.commitClaim(n, this.claimOps(a, r, this.slotIds(n, a, r), uuids, replace), uuids.port, r.timeoutMs);
+      nextCfg = await this.commitClaim(n, this.claimOps(n, nics, r, uuids, replace), uuids[0].port, r.timeoutMs);
     } catch (e) {
-      await reaper.reap(this.netns, this.group, [a.portName]).catch(() => undefined);
+      await reaper.reap(this.netns, this.group, made).catch(() => undefined);
       throw e;
     }
     crashPoint('attach:port-committed');
     if (r.wait) {
       try {
-        await this.waitPort(n, uuids.iface, nextCfg, r.timeoutMs);
+        for (const u of uuids) await this.waitPort(n, u.iface, nextCfg, r.timeoutMs);
       } catch (e) {
-        await this.detachPort(uuids.port, a.portName, 'veth').catch(() => undefined);
+        await this.detachSlot(n).catch(() => undefined);
         throw e;
       }
       crashPoint('attach:vswitchd-applied');
     }
-    return this.slotFromCache(n) ?? new Slot(this, this.describe(n, this.db.portByUuid(uuids.port)!, 'up'));
+    return this.slotFromCache(n) ?? new Slot(this, this.describe(n, this.db.portByUuid(uuids[0].port)!, 'up'));
   }
 
   /** A veth of ours whose port was never committed and whose owner is dead: delete it. */
@@ -600,35 +671,34 @@ export class VSwitch {
     if (this.db.port(name)) return false;
     const link = await getLink({ netns: sw, name });
     if (!link) return true; // vanished meanwhile: just retry
-    if (link.group !== this.group && link.group !== (this.group ^ 0x80000000) >>> 0) return false;
-    const owner = linkOwner(link);
-    if (ownerAlive(owner)) return false;
+    if (link.group !== this.group && link.group !== doomedGroup(this.group)) return false;
+    if (ownerAlive(linkOwner(link))) return false;
     await reaper.reap(this.netns, this.group, [name]);
     return true;
   }
 
   private async attachInternal(n: number, r: SlotRequest): Promise<Slot> {
-    const a = this.plan.addressOf(n);
-    if (this.db.port(a.portName)) throw new SlotBusy(`port ${a.portName} exists`);
-    const uuids = { port: randomUUID(), iface: randomUUID() };
+    const nics = this.nicsOf(n, r);
+    for (const nic of nics) if (this.db.port(nic.portName)) throw new SlotBusy(`port ${nic.portName} exists`);
+    const uuids = nics.map(() => ({ port: randomUUID(), iface: randomUUID() }));
     const owner = selfOwner();
-    const nextCfg = await this.commitClaim(n, this.claimOps(a, r, this.slotIds(n, a, r, owner), uuids), uuids.port, r.timeoutMs);
+    const nextCfg = await this.commitClaim(n, this.claimOps(n, nics, r, uuids, [], owner), uuids[0].port, r.timeoutMs);
     crashPoint('attach:internal-claimed');
     try {
-      await this.waitPort(n, uuids.iface, nextCfg, r.timeoutMs);
+      for (const u of uuids) await this.waitPort(n, u.iface, nextCfg, r.timeoutMs);
       crashPoint('attach:internal-applied');
-      await plugInternal({ switchNetns: r.sw, target: r.target.netns, addr: a, ifname: r.ifname, mtu: r.mtu });
+      for (const nic of nics) await plugInternal({ switchNetns: r.sw, target: r.target.netns, nic, mtu: r.mtu });
       crashPoint('attach:internal-moved');
       crashPoint('attach:internal-configured');
-      const { results } = await this.db.submit([
-        this.db.o.mutate('Port', [['_uuid', '==', uuids.port]], [['external_ids', 'delete', [K.state, K.owner] as unknown as Map<string, string>]]),
-      ]);
-      if ((results[0] as { count?: number }).count !== 1) throw new VSwitchError('NO_SUCH_SLOT', `slot ${n} was removed while it was being attached`);
+      const { results } = await this.db.submit(
+        uuids.map((u) => this.db.o.mutate('Port', [['_uuid', '==', u.port]], [['external_ids', 'delete', [K.state, K.owner] as unknown as Map<string, string>]])),
+      );
+      if (results.some((x) => (x as { count?: number }).count !== 1)) throw new VSwitchError('NO_SUCH_SLOT', `slot ${n} was removed while it was being attached`);
     } catch (e) {
-      await this.detachPort(uuids.port, a.portName, 'internal').catch(() => undefined);
+      await this.detachSlot(n).catch(() => undefined);
       throw e;
     }
-    return this.slotFromCache(n) ?? new Slot(this, this.describe(n, this.db.portByUuid(uuids.port)!, 'up'));
+    return this.slotFromCache(n) ?? new Slot(this, this.describe(n, this.db.portByUuid(uuids[0].port)!, 'up'));
   }
 
   /** Waits until ovs-vswitchd applied the claim and reports the port; Interface.error → PORT_FAILED. */
@@ -649,9 +719,8 @@ export class VSwitch {
   /** Removes a slot. NO_SUCH_SLOT if it is not attached. */
   async detach(n: number): Promise<void> {
     this.plan.checkSlot(n);
-    const port = this.slotPort(n);
-    if (!port) throw new VSwitchError('NO_SUCH_SLOT', `slot ${n} of ${this.name} is not attached`, { detail: { slot: n } });
-    await this.detachPort(port._uuid, port.name, this.portTypeOf(port));
+    if (!this.slotPort(n)) throw new VSwitchError('NO_SUCH_SLOT', `slot ${n} of ${this.name} is not attached`, { detail: { slot: n } });
+    await this.detachSlot(n);
   }
 
   private portTypeOf(port: PortRow): PortType {
@@ -660,13 +729,23 @@ export class VSwitch {
     return this.db.ifaceOf(port)?.type === 'internal' ? 'internal' : 'veth';
   }
 
-  /** Link first (veth), then the port: a crash in between leaves a ghost port for cleanup. */
-  private async detachPort(portUuid: string, portName: string, type: PortType): Promise<void> {
-    if (type === 'veth') {
-      await reaper.reap(this.netns, this.group, [portName]);
+  /** The ports of slot n on this bridge: the primary and the second NIC's, when present. */
+  private portsOfSlot(n: number): PortRow[] {
+    const br = this.db.bridge(this.name);
+    if (!br) return [];
+    const names = [slotPortName(this.name, n), slotPort2Name(this.name, n)];
+    return names.map((name) => this.db.port(name)).filter((p): p is PortRow => !!p && isOurs(p, this.name) && br.ports.includes(p._uuid));
+  }
+
+  /** Links first (veth), then the ports: a crash in between leaves a ghost port for cleanup. */
+  private async detachSlot(n: number): Promise<void> {
+    const ports = this.portsOfSlot(n);
+    const veths = ports.filter((p) => this.portTypeOf(p) === 'veth').map((p) => p.name);
+    if (veths.length) {
+      await reaper.reap(this.netns, this.group, veths);
       crashPoint('detach:link-deleted');
     }
-    await this.removePorts([portUuid]);
+    await this.removePorts(ports.map((p) => p._uuid));
     crashPoint('detach:port-removed');
   }
 
@@ -702,6 +781,8 @@ export class VSwitch {
     const ids = idsToObject(port.external_ids);
     const target = this.targetOf(port);
     const owner = port.external_ids.get(K.owner);
+    const p2 = this.db.port(slotPort2Name(this.name, n));
+    const i2 = p2 && isOurs(p2, this.name) ? this.db.ifaceOf(p2) : undefined;
     return {
       ...a,
       vswitch: this.name,
@@ -714,6 +795,7 @@ export class VSwitch {
       state,
       ...(error ? { error } : {}),
       ...(target ? { target } : {}),
+      ...(i2 ? { nic2: { portName: i2.name, ifname: p2!.external_ids.get(K.ifname) ?? 'eth1', mac: a.mac2, ...(i2.ofport !== undefined && i2.ofport > 0 ? { ofport: i2.ofport } : {}) } } : {}),
       ...(owner ? { owner } : {}),
       externalIds: ids,
     };
@@ -797,28 +879,33 @@ export class VSwitch {
       const links = await switchLinks(sw, this.group);
       const doomed: string[] = [];
       const remove: string[] = [];
+      // A slot's ports (primary and second NIC) go together.
+      const bySlot = new Map<number, PortRow[]>();
       for (const p of this.ourPorts()) {
-        const n = slotFromPortName(this.name, p.name);
-        if (n === undefined) continue;
-        if (this.inflight.has(n)) continue;
+        const n = Number(p.external_ids.get(K.slot));
+        if (!this.plan.isValidSlot(n) || this.inflight.has(n)) continue;
+        bySlot.set(n, [...(bySlot.get(n) ?? []), p]);
+      }
+      const drop = (ports: PortRow[], reason: CleanupReport['ports'][number]['reason']) => {
+        for (const p of ports) {
+          remove.push(p._uuid);
+          if (links.has(p.name)) doomed.push(p.name);
+          report.ports.push({ slot: Number(p.external_ids.get(K.slot)), portName: p.name, reason });
+        }
+      };
+      for (const [n, ports] of bySlot) {
+        const p = ports.find((x) => x.name === slotPortName(this.name, n));
+        if (!p) {
+          drop(ports, 'link-gone'); // a second NIC whose slot is gone
+          continue;
+        }
         if (p.external_ids.get(K.state) === 'attaching') {
-          if (!ownerAlive(p.external_ids.get(K.owner))) {
-            remove.push(p._uuid);
-            report.ports.push({ slot: n, portName: p.name, reason: 'stale-claim' });
-          }
+          if (!ownerAlive(p.external_ids.get(K.owner))) drop(ports, 'stale-claim');
           continue;
         }
         const { state } = await this.stateOf(p, links);
-        const target = this.targetOf(p);
-        if (state === 'ghost') {
-          remove.push(p._uuid);
-          if (links.has(p.name)) doomed.push(p.name);
-          report.ports.push({ slot: n, portName: p.name, reason: this.portTypeOf(p) === 'veth' ? 'link-gone' : 'target-gone' });
-        } else if (state === 'down' && o.stoppedContainers && target?.kind === 'container') {
-          remove.push(p._uuid);
-          if (links.has(p.name)) doomed.push(p.name);
-          report.ports.push({ slot: n, portName: p.name, reason: 'container-stopped' });
-        }
+        if (state === 'ghost') drop(ports, this.portTypeOf(p) === 'veth' ? 'link-gone' : 'target-gone');
+        else if (state === 'down' && o.stoppedContainers && this.targetOf(p)?.kind === 'container') drop(ports, 'container-stopped');
       }
       // veths of ours without a port: a crashed attach, once its owner is dead.
       const portNames = new Set(this.ourPorts().map((p) => p.name));
@@ -920,6 +1007,7 @@ interface SlotRequest {
   mtu: number | undefined;
   vlan: number | undefined;
   extra: Record<string, string>;
+  dualNic: boolean;
   wait: boolean;
   timeoutMs: number;
 }

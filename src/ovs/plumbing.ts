@@ -50,11 +50,22 @@ class VethBatch {
 
 const vethBatch = new VethBatch();
 
+/** One NIC of a slot: the primary carries the slot's addresses and routes; a second NIC only its MAC. */
+export interface Nic {
+  /** Host-side link and OVS port name (ovs0-s01, ovs0-o01). */
+  portName: string;
+  /** Name inside the target (eth0, eth1). */
+  ifname: string;
+  mac: string;
+  ofportRequest?: number;
+  /** The slot's addressing, for the primary NIC only. */
+  addr?: SlotAddress;
+}
+
 export interface PlugVethRequest {
   switchNetns: Netns;
   target: Netns;
-  addr: SlotAddress;
-  ifname: string;
+  nic: Nic;
   mtu?: number;
   group: number;
   /** Marks the host end with its owner (IFLA_IFALIAS) so cleanup can tell in-flight from orphaned. */
@@ -62,32 +73,34 @@ export interface PlugVethRequest {
 }
 
 /**
- * Creates slot N's veth in final form: host end `<vswitch>-sNN` in the vswitch's namespace (group
- * tagged, up), the peer born in the target as `eth0` with the slot's MAC, addresses, default
- * routes, loopback up. Without IPv6 both ends stay quiet (no link-local generation).
+ * Creates a slot NIC's veth in final form: host end `<vswitch>-sNN` in the vswitch's namespace
+ * (group tagged, up), the peer born in the target as `eth0` with the slot's MAC, addresses,
+ * default routes, loopback up. Without IPv6 both ends stay quiet (no link-local generation).
  */
 export function plugVeth(r: PlugVethRequest): Promise<VethCreated> {
-  const a = r.addr;
+  const v6 = r.nic.addr?.ipv6 !== undefined;
   const o: CreateVethOptions & { alias: string } = {
     netns: r.switchNetns,
-    name: a.portName,
+    name: r.nic.portName,
     ...(r.mtu !== undefined ? { mtu: r.mtu } : {}),
     group: r.group,
     up: true,
     alias: `ecdock ${r.owner}`,
-    ipv6LinkLocal: a.ipv6 !== undefined,
+    ipv6LinkLocal: v6,
     peer: {
       netns: r.target,
-      name: r.ifname,
-      mac: a.mac,
+      name: r.nic.ifname,
+      mac: r.nic.mac,
       ...(r.mtu !== undefined ? { mtu: r.mtu } : {}),
-      configure: slotConfig(a),
+      configure: nicConfig(r.nic),
     },
   };
   return vethBatch.create(o);
 }
 
-function slotConfig(a: SlotAddress) {
+function nicConfig(nic: Nic) {
+  const a = nic.addr;
+  if (!a) return { up: true, ipv6LinkLocal: false };
   return {
     addresses: [
       { address: a.ipv4, prefixLength: a.prefixLength },
@@ -101,18 +114,17 @@ function slotConfig(a: SlotAddress) {
 }
 
 /** Moves an internal port's device from the vswitch's namespace into the target and configures it there. */
-export async function plugInternal(r: { switchNetns: Netns; target: Netns; addr: SlotAddress; ifname: string; mtu?: number }): Promise<void> {
-  const a = r.addr;
+export async function plugInternal(r: { switchNetns: Netns; target: Netns; nic: Nic; mtu?: number }): Promise<void> {
   const { index } = await moveLink({
     netns: r.switchNetns,
-    name: a.portName,
+    name: r.nic.portName,
     to: r.target,
-    newName: r.ifname,
-    mac: a.mac,
+    newName: r.nic.ifname,
+    mac: r.nic.mac,
     ...(r.mtu !== undefined ? { mtu: r.mtu } : {}),
-    ipv6LinkLocal: a.ipv6 !== undefined,
+    ipv6LinkLocal: r.nic.addr?.ipv6 !== undefined,
   });
-  await configureInterface({ netns: r.target, ifindex: index, ...slotConfig(a) });
+  await configureInterface({ netns: r.target, ifindex: index, ...nicConfig(r.nic) });
 }
 
 /** Puts the gateway address (and IPv6 gateway) on the bridge's own interface and brings it up. */
