@@ -131,7 +131,21 @@ export function applyColumnDiff(type: ColumnType, current: unknown, diff: unknow
       return decodeDatum(type, diff);
     case 'set': {
       const toggle = decodeDatum(type, diff) as Atom[];
-      const out = new Set<Atom>(Array.isArray(current) ? (current as Atom[]) : []);
+      const cur = Array.isArray(current) ? (current as Atom[]) : [];
+      if (toggle.length <= 8) {
+        // The common case (a port added to a bridge of thousands): a copy and a few scans, no hashing.
+        const out = cur.slice();
+        for (const e of toggle) {
+          const i = out.indexOf(e);
+          if (i < 0) out.push(e);
+          else {
+            out[i] = out[out.length - 1]!;
+            out.pop();
+          }
+        }
+        return out;
+      }
+      const out = new Set<Atom>(cur);
       for (const e of toggle) {
         if (out.has(e)) out.delete(e);
         else out.add(e);

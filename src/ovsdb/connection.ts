@@ -40,7 +40,10 @@ interface Pending {
   resolve(v: unknown): void;
   reject(e: Error): void;
   map: ((r: unknown) => unknown) | undefined;
-  timer: NodeJS.Timeout | undefined;
+  /** Date.now() after which the request times out; 0 = never. */
+  deadline: number;
+  timeoutMs: number;
+  cancelOnTimeout: boolean;
   cleanup: (() => void) | undefined;
 }
 
@@ -60,10 +63,13 @@ export class Connection {
   private closeError: OvsdbError | undefined;
   private socketError: NodeJS.ErrnoException | undefined;
   private corked = false;
+  private tickWrites = 0;
   private bytesIn = 0;
   private lastRx = Date.now();
   private probeOutstanding = false;
   private probeTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepAt = Infinity;
 
   constructor(socket: Duplex, opts: ConnectionOptions) {
     this.socket = socket;
@@ -100,15 +106,18 @@ export class Connection {
     if (o.signal?.aborted) return Promise.reject(this.canceledError(method));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      const p: Pending = { method, resolve: resolve as (v: unknown) => void, reject, map: o.map, timer: undefined, cleanup: undefined };
       const timeoutMs = o.timeoutMs ?? this.opts.requestTimeoutMs;
-      if (timeoutMs > 0) {
-        p.timer = setTimeout(() => {
-          if (!this.pending.has(id)) return;
-          this.abandon(id, p, o.cancelOnTimeout === true);
-          reject(new OvsdbError('OVSDB_TIMEOUT', `OVSDB ${method} got no reply from ${this.label} within ${timeoutMs} ms`, { detail: { method, id, timeoutMs } }));
-        }, timeoutMs);
-      }
+      const p: Pending = {
+        method,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        map: o.map,
+        deadline: timeoutMs > 0 ? Date.now() + timeoutMs : 0,
+        timeoutMs,
+        cancelOnTimeout: o.cancelOnTimeout === true,
+        cleanup: undefined,
+      };
+      if (p.deadline && p.deadline < this.sweepAt) this.armSweep(p.deadline);
       if (o.signal) {
         const signal = o.signal;
         const onAbort = () => {
@@ -135,12 +144,12 @@ export class Connection {
     const e = err ?? new OvsdbError('OVSDB_CONNECTION_LOST', `connection to ${this.label} closed`);
     this.closeError = e;
     if (this.probeTimer) clearTimeout(this.probeTimer);
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
     this.socket.destroy();
     const pending = [...this.pending.values()];
     this.pending.clear();
     this.abandoned.clear();
     for (const p of pending) {
-      if (p.timer) clearTimeout(p.timer);
       p.cleanup?.();
       p.reject(e);
     }
@@ -151,9 +160,34 @@ export class Connection {
     return new OvsdbError('OVSDB_CANCELED', `OVSDB ${method} was canceled; if it was a transaction, it may or may not have committed`);
   }
 
+  /**
+   * One timer per session, armed for the earliest deadline, rather than one per request: a
+   * timer per request costs more CPU than the rest of the client's request path together.
+   */
+  private armSweep(at: number): void {
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepAt = at;
+    this.sweepTimer = setTimeout(this.sweep, Math.max(0, at - Date.now()));
+  }
+
+  private readonly sweep = (): void => {
+    this.sweepTimer = undefined;
+    this.sweepAt = Infinity;
+    if (this.closeError) return;
+    const now = Date.now();
+    let next = Infinity;
+    for (const [id, p] of this.pending) {
+      if (!p.deadline) continue;
+      if (p.deadline <= now) {
+        this.abandon(id, p, p.cancelOnTimeout);
+        p.reject(new OvsdbError('OVSDB_TIMEOUT', `OVSDB ${p.method} got no reply from ${this.label} within ${p.timeoutMs} ms`, { detail: { method: p.method, id, timeoutMs: p.timeoutMs } }));
+      } else if (p.deadline < next) next = p.deadline;
+    }
+    if (next < Infinity) this.armSweep(next);
+  };
+
   private abandon(id: number, p: Pending, sendCancel: boolean): void {
     this.pending.delete(id);
-    if (p.timer) clearTimeout(p.timer);
     p.cleanup?.();
     if (this.abandoned.size >= MAX_ABANDONED) this.abandoned.clear();
     this.abandoned.add(id);
@@ -162,18 +196,27 @@ export class Connection {
   }
 
   private write(text: string): void {
-    // Requests issued in one tick leave in one write (writev), not one syscall each.
-    const s = this.socket as Duplex & { cork?: () => void; uncork?: () => void };
-    if (!this.corked && s.cork) {
-      this.corked = true;
-      s.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        s.uncork?.();
-      });
+    // A lone request goes out at once (lowest latency). When more follow in the same tick
+    // (pipelining), they are corked and leave together in one writev, not one syscall each.
+    if (this.tickWrites++ === 0) {
+      process.nextTick(this.endTick);
+    } else if (!this.corked) {
+      const s = this.socket as Duplex & { cork?: () => void };
+      if (s.cork) {
+        this.corked = true;
+        s.cork();
+      }
     }
     this.socket.write(text);
   }
+
+  private readonly endTick = (): void => {
+    this.tickWrites = 0;
+    if (this.corked) {
+      this.corked = false;
+      (this.socket as Duplex & { uncork?: () => void }).uncork?.();
+    }
+  };
 
   private lostError(): OvsdbError {
     const n = this.pending.size;
@@ -230,7 +273,6 @@ export class Connection {
           throw new OvsdbError('OVSDB_PROTOCOL', `OVSDB protocol error: reply to unknown request id ${JSON.stringify(id)}`, { detail: value });
         }
         this.pending.delete(id as number);
-        if (p.timer) clearTimeout(p.timer);
         p.cleanup?.();
         if (m.type === 'error') {
           p.reject(rpcError(p.method, m.error));
