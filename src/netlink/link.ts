@@ -11,6 +11,7 @@ import {
   IFLA_ADDRESS,
   IFLA_AF_SPEC,
   IFLA_GROUP,
+  IFLA_IFALIAS,
   IFLA_IFNAME,
   IFLA_INET6_ADDR_GEN_MODE,
   IFLA_INFO_DATA,
@@ -58,6 +59,8 @@ export interface LinkInfo {
   master?: number;
   /** IPv6 address generation mode: 'eui64' (link-local on), 'none' (quiet), 'stable-privacy', 'random'. */
   ipv6AddrGenMode?: string;
+  /** IFLA_IFALIAS, when set. */
+  alias?: string;
 }
 
 const GEN_MODES = ['eui64', 'none', 'stable-privacy', 'random'];
@@ -147,6 +150,8 @@ export function decodeLink(m: NlMessage): LinkInfo {
   };
   const mac = a.get(IFLA_ADDRESS);
   if (mac && mac.length === 6) info.mac = formatMac(mac);
+  const alias = attrStr(a.get(IFLA_IFALIAS));
+  if (alias) info.alias = alias;
   const linkinfo = a.get(IFLA_LINKINFO);
   if (linkinfo) {
     const li = attrMap(linkinfo);

@@ -126,6 +126,15 @@ export class Session {
     return fd;
   }
 
+  /** Opens the socket now (e.g. while other work runs), instead of with the first batch. */
+  connect(opts: TransactOptions = {}): Promise<void> {
+    const run = this.#busy.then(async () => {
+      if (this.#sock < 0) await this.#transact([], opts, true);
+    });
+    this.#busy = run.catch(() => undefined);
+    return run;
+  }
+
   /** Sends `reqs` (in chunks, in order) and returns one Reply per request. */
   transact(reqs: Request[], opts: TransactOptions = {}): Promise<Reply[]> {
     const run = this.#busy.then(() => this.#transact(reqs, opts));
@@ -133,9 +142,9 @@ export class Session {
     return run;
   }
 
-  async #transact(reqs: Request[], opts: TransactOptions): Promise<Reply[]> {
+  async #transact(reqs: Request[], opts: TransactOptions, connectOnly = false): Promise<Reply[]> {
     if (this.#closed) throw new NetlinkError('INTERNAL', 'netlink session used after close');
-    if (reqs.length === 0) return [];
+    if (reqs.length === 0 && !connectOnly) return [];
     const { bytes, seqs } = frame(reqs);
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const flags = TRANSACT_KEEP | (opts.stopOnError ? TRANSACT_STOP_ON_ERROR : 0);

@@ -16,6 +16,7 @@ import {
   IFF_UP,
   IFLA_ADDRESS,
   IFLA_GROUP,
+  IFLA_IFALIAS,
   IFLA_IFNAME,
   IFLA_INFO_DATA,
   IFLA_INFO_KIND,
@@ -58,6 +59,8 @@ export interface CreateVethOptions {
   up?: boolean;
   /** IPv6 link-local generation on both ends. Default false: quiet links. */
   ipv6LinkLocal?: boolean;
+  /** IFLA_IFALIAS of the host end (e.g. who made it), up to 255 bytes. */
+  alias?: string;
   /** Allow the peer in the host end's own namespace. Default false: HOST_NETNS_REFUSED. */
   allowSameNetns?: boolean;
   peer: VethPeerOptions;
@@ -85,6 +88,7 @@ interface Item {
   group?: number;
   up: boolean;
   quiet: boolean;
+  alias?: string;
   peerMac?: Buffer;
   peerMtu?: number;
   plan?: Plan;
@@ -131,12 +135,17 @@ export function newVethRequest(o: {
   return b.finish();
 }
 
-/** RTM_SETLINK: IPv6 generation mode (and up) on the host end, in one message; by index or by name. */
-function hostQuietRequest(ref: number | string, up: boolean): Request {
+/**
+ * RTM_SETLINK on the host end after creation, in one message, by index or by name: IPv6 generation
+ * mode none (quiet) and up, and the alias (the kernel ignores IFLA_IFALIAS in the creating request).
+ */
+function hostSetupRequest(ref: number | string, it: { up: boolean; quiet: boolean; alias?: string }): Request {
   const index = typeof ref === 'number' ? ref : 0;
+  const up = it.up && it.quiet;
   const b = new MessageBuilder(RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK, ifinfomsg(up ? { index, flags: IFF_UP, change: IFF_UP } : { index }));
   if (typeof ref === 'string') b.str(IFLA_IFNAME, 'IFLA_IFNAME', ref);
-  addAddrGenMode(b, false);
+  if (it.alias !== undefined) b.str(IFLA_IFALIAS, 'IFLA_IFALIAS', it.alias);
+  if (it.quiet) addAddrGenMode(b, false);
   return b.finish();
 }
 
@@ -147,6 +156,11 @@ function prepare(o: CreateVethOptions, callerId: () => string): Item {
   checkIfname(o.peer.name, 'peer name');
   const quiet = !o.ipv6LinkLocal;
   const item: Item = { o, up: o.up ?? true, quiet, hostKey: o.netns ? o.netns.id : 'caller' };
+  if (o.alias !== undefined) {
+    if (typeof o.alias !== 'string' || Buffer.byteLength(o.alias) > 255 || o.alias.includes('\0'))
+      throw new NetlinkError('BAD_ARGUMENT', `alias of ${o.name} must be a string of at most 255 bytes without NUL`);
+    item.alias = o.alias;
+  }
   if (o.mac !== undefined) item.mac = parseMac(o.mac, `MAC of ${o.name}`);
   if (o.mtu !== undefined) item.mtu = checkMtu(o.mtu, `MTU of ${o.name}`);
   if (o.group !== undefined) item.group = checkU32(o.group, `group of ${o.name}`);
@@ -194,6 +208,27 @@ export async function createVeth(o: CreateVethOptions): Promise<VethCreated> {
 async function createInHost(items: Item[], opts: CreateVethsOptions): Promise<void> {
   const hostNs = items[0].o.netns;
   const t = { chunk: opts.chunk, timeoutMs: opts.timeoutMs };
+  // For a few peer namespaces, open their sockets (throwaway thread + setns) while the host side
+  // works; for many, one at a time later (each open socket pins its namespace and holds an fd).
+  const early = new Map<string, Session>();
+  if (items.length <= EARLY_PEER_SOCKETS)
+    for (const it of items) {
+      const id = it.o.peer.netns.id;
+      if (early.has(id) || !(it.quiet || it.plan)) continue;
+      const s = new Session(it.o.peer.netns);
+      early.set(id, s);
+      s.connect(t).catch(() => undefined); // a failure shows again on first use
+    }
+  try {
+    await createInHostWith(hostNs, items, t, early);
+  } finally {
+    for (const s of early.values()) s.close();
+  }
+}
+
+const EARLY_PEER_SOCKETS = 8;
+
+async function createInHostWith(hostNs: Netns | undefined, items: Item[], t: { chunk?: number; timeoutMs?: number }, early: Map<string, Session>): Promise<void> {
   await withSession(hostNs, async (host) => {
     // 1. Create every pair. Host ends come up now only if they need no quieting first.
     const requests = items.map((it) =>
@@ -208,8 +243,9 @@ async function createInHost(items: Item[], opts: CreateVethsOptions): Promise<vo
     );
     // A single quiet pair: create and quiet it in one job (by name, so sent only if the create was
     // acked: one request per sendmsg, stop at the first failure).
-    const single = items.length === 1 && items[0].quiet;
-    const sent = await host.transact(single ? [...requests, hostQuietRequest(items[0].o.name, items[0].up)] : requests, single ? { ...t, chunk: 1, stopOnError: true } : t);
+    const needsSetup = (it: Item) => it.quiet || it.alias !== undefined;
+    const single = items.length === 1 && needsSetup(items[0]);
+    const sent = await host.transact(single ? [...requests, hostSetupRequest(items[0].o.name, items[0])] : requests, single ? { ...t, chunk: 1, stopOnError: true } : t);
     const created = sent.slice(0, items.length);
     const clashes: Item[] = [];
     created.forEach((r, i) => {
@@ -233,10 +269,10 @@ async function createInHost(items: Item[], opts: CreateVethsOptions): Promise<vo
     // 2. Host ends: IPv6 mode none and up, in one message each (their peers are down: no carrier yet).
     if (single && !items[0].error && (!sent[1].answered || sent[1].errno !== 0))
       items[0].error = replyError(sent[1], { action: `set up veth ${items[0].o.name}`, ifname: items[0].o.name, side: 'host', netns: hostNs, role: 'host-end' });
-    const quiet = single ? [] : items.filter((it) => !it.error && it.quiet);
+    const quiet = single ? [] : items.filter((it) => !it.error && needsSetup(it));
     if (quiet.length) {
       const replies = await host.transact(
-        quiet.map((it) => hostQuietRequest(it.index!, it.up)),
+        quiet.map((it) => hostSetupRequest(it.index!, it)),
         t,
       );
       replies.forEach((r, i) => {
@@ -245,10 +281,10 @@ async function createInHost(items: Item[], opts: CreateVethsOptions): Promise<vo
       });
     }
 
-    // 3. Peers: one batch per peer namespace.
+    // 3. Peers: one batch per peer namespace (on sockets opened while the host side worked).
     const byPeer = new Map<string, Item[]>();
     for (const it of items) if (!it.error && (it.quiet || it.plan)) byPeer.set(it.o.peer.netns.id, [...(byPeer.get(it.o.peer.netns.id) ?? []), it]);
-    await Promise.all([...byPeer.values()].map((group) => configurePeers(group, t)));
+    await Promise.all([...byPeer].map(([id, group]) => configurePeers(group, t, early.get(id))));
 
     // 4. Whatever failed after its pair existed: delete the pair (the host end takes the peer with it).
     const doomed = items.filter((it) => it.error && it.index !== undefined);
@@ -263,7 +299,7 @@ async function createInHost(items: Item[], opts: CreateVethsOptions): Promise<vo
   });
 }
 
-async function configurePeers(items: Item[], t: { chunk?: number; timeoutMs?: number }): Promise<void> {
+async function configurePeers(items: Item[], t: { chunk?: number; timeoutMs?: number }, early?: Session): Promise<void> {
   const ns = items[0].o.peer.netns;
   const stepsOf = items.map((it) => {
     const name = it.o.peer.name;
@@ -271,7 +307,7 @@ async function configurePeers(items: Item[], t: { chunk?: number; timeoutMs?: nu
     return [{ req: setLinkRequest({ index: it.peerIndex!, ipv6LinkLocal: false }), action: `set the IPv6 address generation mode of ${name}` }] as Step[];
   });
   try {
-    await withSession(ns, async (s) => {
+    const run = async (s: Session) => {
       const replies = await s.transact(stepsOf.flat().map((x) => x.req), t);
       let at = 0;
       const undos: Request[] = [];
@@ -286,7 +322,8 @@ async function configurePeers(items: Item[], t: { chunk?: number; timeoutMs?: nu
       });
       // The pair is deleted anyway; undoing addresses and routes first is only tidiness for shared namespaces.
       if (undos.length) await undo(s, undos);
-    });
+    };
+    await (early ? run(early) : withSession(ns, run));
   } catch (e) {
     const err = e instanceof NetlinkError ? e : new NetlinkError('NETLINK_ERROR', String(e), { cause: e });
     for (const it of items) it.error ??= err;
