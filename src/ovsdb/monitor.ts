@@ -91,6 +91,9 @@ export class Monitor<T extends object = Record<string, Row>> extends EventEmitte
   private subscribed = false;
   private ended: OvsdbError | undefined;
   private readonly waiters = new Set<Waiter>();
+  /** How resubscriptions after reconnects went: `incremental` (monitor_cond_since found the last
+   *  transaction, only the changes came) or `full` (a fresh dump, diffed against the cache). */
+  readonly resyncs = { incremental: 0, full: 0 };
 
   /** @internal Created by OvsdbClient.monitor. */
   constructor(host: MonitorHost, id: string, db: string, schema: DatabaseSchema, specs: Map<string, NormalizedSpec>) {
@@ -286,6 +289,7 @@ export class Monitor<T extends object = Record<string, Row>> extends EventEmitte
     } else updates = r;
     const format = method === 'monitor' ? 1 : 2;
     const first = !this.subscribed;
+    const rebuilt = this.pendingBefore !== undefined;
     this.subscribed = true;
     let changes: RowChange[];
     if (this.pendingBefore) {
@@ -302,6 +306,8 @@ export class Monitor<T extends object = Record<string, Row>> extends EventEmitte
       changes = [];
     } else changes = this.replica.replace(updates, format);
     if (!first) {
+      if (found && !rebuilt) this.resyncs.incremental++;
+      else this.resyncs.full++;
       for (const c of changes) this.emitSafe('change', c);
       this.emitSafe('resync', changes);
     }

@@ -2,7 +2,7 @@
 // leader is killed, and its cache stays equal to the database.
 import * as assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { OvsCluster } from '../../src/sandbox';
+import { OvsCluster, runTool } from '../../src/sandbox';
 import { OvsdbClient } from '../../src/ovsdb/client';
 import { cond, decodeRows, mut, ops } from '../../src/ovsdb/operations';
 import { OvsdbTransactionError } from '../../src/ovsdb/results';
@@ -98,5 +98,48 @@ describe('ovsdb client on a 3-server raft cluster (real)', function () {
     await cl!.startServer(leader);
     await c.transact(DB, [o.delete('QoS', [cond('type', '==', 'linux-htb')])]);
     assert.equal(mon.rows('QoS').size, 0);
+  });
+});
+
+describe('ovsdb monitor_cond_since on a clustered database (real)', function () {
+  this.timeout(60_000);
+  let cl: OvsCluster | undefined;
+  const clients: OvsdbClient[] = [];
+
+  before(async function () {
+    requireRoot(this);
+    cl = await OvsCluster.start({ size: 1 });
+    await cl.waitLeader();
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await cl?.stop();
+  });
+
+  it('resumes from the last transaction id after a reconnect (found=true) and applies only the changes', async () => {
+    const c = await OvsdbClient.connect(cl!.dbUrl, { reconnect: { minMs: 400, maxMs: 800 } });
+    const writer = await OvsdbClient.connect(cl!.dbUrl);
+    clients.push(c, writer);
+    // Enough rows that the server's history (bounded by the database's size) keeps recent transactions.
+    const bulk = Array.from({ length: 200 }, (_, i) => o.insert('QoS', { type: 'linux-htb', external_ids: new Map([['i', String(i)]]) }));
+    await writer.transact(DB, bulk);
+    const mon = await c.monitor<OpenVswitchTables>(DB, { QoS: ['type', 'external_ids'] });
+    assert.equal(mon.rows('QoS').size, 200);
+    await writer.transact(DB, [o.insert('QoS', { type: 'before-drop' })]);
+    assert.notEqual(mon.lastTransactionId, '00000000-0000-0000-0000-000000000000');
+    const changes: unknown[] = [];
+    mon.on('change', (ch) => changes.push(ch));
+    const resync = new Promise<void>((res) => mon.once('resync', () => res()));
+    // Drop every session; the client was up for less than a second, so it waits ~200-400 ms before
+    // reconnecting, and this write lands while it is away.
+    await runTool('ovs-appctl', ['-t', cl!.servers[0]!.ctl, 'ovsdb-server/reconnect']);
+    const w = await OvsdbClient.connect(cl!.dbUrl);
+    clients.push(w);
+    await w.transact(DB, [o.insert('QoS', { type: 'while-away' })]);
+    await resync;
+    assert.equal(mon.resyncs.incremental, 1, `resyncs: ${JSON.stringify(mon.resyncs)}`);
+    assert.ok(mon.findBy('QoS', 'type', 'while-away'));
+    assert.equal(mon.rows('QoS').size, 202);
+    assert.ok(changes.length <= 2, `only the change made while away is reported (${changes.length})`);
   });
 });
