@@ -19,7 +19,7 @@ const DB = 'Open_vSwitch';
 const o = ops(openVswitchSchema);
 const quick = process.argv.includes('--quick');
 const N = quick ? 300 : 2000;
-const ROUNDS = quick ? 1 : 5;
+const ROUNDS = quick ? 1 : 7;
 const VSCTL_CALLS = quick ? 10 : 40;
 
 /** The minimal client: JSON text out, a brace-counting splitter and JSON.parse in, id → callback. */
@@ -202,9 +202,11 @@ async function main(): Promise<void> {
   const client = await OvsdbClient.connect(sb.dbUrl, { timeoutMs: 60_000 });
   const raw = await RawClient.connect(socketPath);
   try {
-    // Warm up both paths (JIT, server allocations).
-    await measureEcdock(admin, client, 'pipelined', 0);
-    await measureRaw(admin, raw, 'pipelined', 0);
+    // Warm up both paths, both modes (JIT, server allocations).
+    for (const mode of ['pipelined', 'sequential'] as const) {
+      await measureEcdock(admin, client, mode, 0);
+      await measureRaw(admin, raw, mode, 0);
+    }
 
     const scenarios: { label: string; mode: Mode; existing: number; monitor?: boolean }[] = [
       { label: 'sequential (one at a time), empty bridge', mode: 'sequential', existing: 0 },
