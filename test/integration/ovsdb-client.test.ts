@@ -228,6 +228,21 @@ describe('ovsdb client against ovsdb-server (real)', function () {
       assert.equal(mon.rows('Port').size, 1);
     });
 
+    it('changes its condition with setWhere (monitor_cond_change): rows leave and join the cache', async () => {
+      const mon = await c.monitor<OpenVswitchTables>(DB, { Port: { columns: ['name', 'tag'], where: o.where('Port', [cond('tag', '==', 99)]) } });
+      const before = [...mon.rows('Port').values()].map((p) => p.name).sort();
+      assert.deepEqual(before, ['c99', 'c99b']);
+      const changes: RowChange[] = [];
+      mon.on('change', (ch: RowChange) => changes.push(ch));
+      await mon.setWhere('Port', o.where('Port', [cond('tag', '==', 98)]));
+      assert.deepEqual([...mon.rows('Port').values()].map((p) => p.name), ['c98']);
+      assert.equal(changes.filter((x) => !x.new).length, 2);
+      assert.equal(changes.filter((x) => !x.old).length, 1);
+      await c.transact(DB, addPort('br0', 'c98b', { tag: 98 }));
+      assert.equal(mon.rows('Port').size, 2);
+      await mon.cancel();
+    });
+
     it('refuses unknown tables/columns with OVSDB_SCHEMA_MISMATCH', async () => {
       await assert.rejects(c.monitor(DB, { Port: ['name', 'bogus'] }), (e) => isEcdockError(e, 'OVSDB_SCHEMA_MISMATCH') && /Port\.bogus/.test(e.message));
     });
