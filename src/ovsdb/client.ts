@@ -289,6 +289,9 @@ export class OvsdbClient extends EventEmitter {
     get closed() {
       return client.closedFlag;
     },
+    get connected() {
+      return client.connected;
+    },
     call: (method, params, o) => client.call(method, params, o ?? {}),
     forget: (mon) => {
       client.monitors.delete(mon.id);

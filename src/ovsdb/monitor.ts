@@ -40,6 +40,7 @@ interface NormalizedSpec {
 /** What a Monitor needs from the client that owns it. */
 export interface MonitorHost {
   readonly closed: boolean;
+  readonly connected: boolean;
   call<T>(method: string, params: unknown[], o?: { timeoutMs?: number }): Promise<T>;
   forget(mon: { readonly id: string }): void;
 }
@@ -206,7 +207,8 @@ export class Monitor<T extends object = Record<string, Row>> extends EventEmitte
     if (this.ended) return;
     this.end(new OvsdbError('OVSDB_CANCELED', `the monitor of ${this.db} was canceled`));
     this.host.forget(this);
-    if (this.host.closed) return;
+    // Without a session the server has already forgotten the monitor, and we will not resubscribe it.
+    if (this.host.closed || !this.host.connected) return;
     try {
       await this.host.call('monitor_cancel', [this.id]);
     } catch (e) {
