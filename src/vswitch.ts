@@ -22,7 +22,7 @@ import { Netns } from './netlink/netns';
 import { getLink, type LinkInfo } from './netlink/link';
 import { checkIfname } from './netlink/validate';
 import type { OvsdbClient } from './ovsdb/client';
-import { op as wireOp, type Operation } from './ovsdb/operations';
+import type { Operation } from './ovsdb/operations';
 import { OvsdbTransactionError } from './ovsdb/results';
 import type { BridgeRow, InterfaceRow, PortRow } from './ovsdb/schema/open-vswitch';
 import { ownerAlive, selfOwner } from './owner';
@@ -102,6 +102,10 @@ const UPLINK_OFPORT = 65261; // 0xfeed, as ecDock
 const AUTO_SLOT_ATTEMPTS = 256;
 /** The second NIC of slot N asks for OpenFlow port 30000 + N, as ecDock did. */
 const NIC2_OFPORT_BASE = 30000;
+/** How long cleanup waits before it calls a veth with no owner and no port an orphan. */
+const ORPHAN_GRACE_MS = 1000;
+/** How long removing ports waits for ovs-vswitchd to let go of them (it may be down). */
+const REMOVE_WAIT_MS = 5000;
 
 function checkMtu(mtu: unknown): number | undefined {
   if (mtu === undefined) return undefined;
@@ -144,8 +148,7 @@ class SlotBusy extends Error {
 
 /** The owner written into a slot veth's alias at creation (see plugVeth). */
 function linkOwner(link: LinkInfo): string | undefined {
-  const alias = (link as LinkInfo & { alias?: string }).alias;
-  return alias?.startsWith('ecdock ') ? alias.slice(7) : undefined;
+  return link.alias?.startsWith('ecdock ') ? link.alias.slice(7) : undefined;
 }
 
 function isOurs(port: PortRow, vswitch: string): boolean {
@@ -547,27 +550,18 @@ export class VSwitch {
   }
 
   /**
-   * The claim transaction: guards (the bridge is the one we know; each port name is free, or
-   * held by exactly the ghost we replace), then each NIC's Interface and Port, then one mutate
+   * The claim transaction: guards (the bridge is the one we know; each port name is free), then
+   * each NIC's Interface and Port, then one mutate
    * adding them all to the bridge. Returns the ops and how many leading ops are guards.
    */
-  private claimOps(n: number, nics: Nic[], r: SlotRequest, uuids: { port: string; iface: string }[], replace: (PortRow | undefined)[], owner?: string): { ops: Operation[]; guards: number } {
+  private claimOps(n: number, nics: Nic[], r: SlotRequest, uuids: { port: string; iface: string }[], owner?: string): { ops: Operation[]; guards: number } {
     const x = this.db.o;
     const br = this.bridgeRow();
     const ops: Operation[] = [
       x.wait({ table: 'Bridge', where: [['_uuid', '==', br._uuid]], columns: ['name'], until: '==', rows: [{ name: this.name }], timeout: 0 }),
     ];
-    nics.forEach((nic, i) => {
-      const g = replace[i];
-      ops.push(
-        g
-          ? wireOp.wait({ table: 'Port', where: [['name', '==', nic.portName]], columns: ['_uuid'], until: '==', rows: [{ _uuid: ['uuid', g._uuid] }], timeout: 0 })
-          : x.wait({ table: 'Port', where: [['name', '==', nic.portName]], columns: ['name'], until: '==', rows: [], timeout: 0 }),
-      );
-    });
+    for (const nic of nics) ops.push(x.wait({ table: 'Port', where: [['name', '==', nic.portName]], columns: ['name'], until: '==', rows: [], timeout: 0 }));
     const guards = ops.length;
-    const ghosts = replace.filter((g): g is PortRow => g !== undefined).map((g) => g._uuid);
-    if (ghosts.length) ops.push(x.mutate('Bridge', [['_uuid', '==', br._uuid]], [['ports', 'delete', ghosts]]));
     nics.forEach((nic, i) => {
       const ids = this.slotIds(n, nic, r, owner);
       ops.push(
@@ -637,8 +631,12 @@ export class VSwitch {
       if (failed) throw failed.reason;
     } catch (e) {
       await reaper.reap(this.netns, this.group, made).catch(() => undefined);
-      if (isEcdockError(e, 'LINK_EXISTS') && (e.detail as { side?: string } | undefined)?.side !== 'peer') {
-        const name = (e.detail as { ifname?: string } | undefined)?.ifname ?? nics[0].portName;
+      // EEXIST does not say which end clashed; the netlink layer asks, but a clashing host end
+      // can vanish before it looks (another attach rolling back), so check the target too.
+      const peerClash = isEcdockError(e, 'LINK_EXISTS') && (e.detail as { side?: string } | undefined)?.side === 'peer' && !!(await getLink({ netns: r.target.netns, name: r.ifname }).catch(() => undefined));
+      if (isEcdockError(e, 'LINK_EXISTS') && !peerClash) {
+        const clashed = (e.detail as { ifname?: string } | undefined)?.ifname;
+        const name = nics.some((x) => x.portName === clashed) ? clashed! : nics[0].portName;
         if (await this.reclaimOrphan(r.sw, name)) return this.attachVeth(n, r);
         throw new SlotBusy(`link ${name} exists${replace.some((g) => g) ? ' (the slot is in use)' : ' (another attach is in flight)'}`);
       }
@@ -648,7 +646,11 @@ export class VSwitch {
     const uuids = nics.map(() => ({ port: randomUUID(), iface: randomUUID() }));
     let nextCfg: number;
     try {
-      nextCfg = await this.commitClaim(n, this.claimOps(n, nics, r, uuids, replace), uuids[0].port, r.timeoutMs);
+      // Our links exist under those names, so any port already holding them is a ghost (its link
+      // died with its namespace): take it off first, so ovs-vswitchd opens our new device afresh.
+      const ghosts = replace.filter((g): g is PortRow => g !== undefined);
+      if (ghosts.length) await this.removePorts(ghosts.map((g) => g._uuid));
+      nextCfg = await this.commitClaim(n, this.claimOps(n, nics, r, uuids), uuids[0].port, r.timeoutMs);
     } catch (e) {
       await reaper.reap(this.netns, this.group, made).catch(() => undefined);
       throw e;
@@ -672,7 +674,9 @@ export class VSwitch {
     const link = await getLink({ netns: sw, name });
     if (!link) return true; // vanished meanwhile: just retry
     if (link.group !== this.group && link.group !== doomedGroup(this.group)) return false;
-    if (ownerAlive(linkOwner(link))) return false;
+    // No owner yet: its creator has not finished setting it up (or died right then: cleanup decides).
+    const owner = linkOwner(link);
+    if (owner === undefined || ownerAlive(owner)) return false;
     await reaper.reap(this.netns, this.group, [name]);
     return true;
   }
@@ -682,7 +686,7 @@ export class VSwitch {
     for (const nic of nics) if (this.db.port(nic.portName)) throw new SlotBusy(`port ${nic.portName} exists`);
     const uuids = nics.map(() => ({ port: randomUUID(), iface: randomUUID() }));
     const owner = selfOwner();
-    const nextCfg = await this.commitClaim(n, this.claimOps(n, nics, r, uuids, [], owner), uuids[0].port, r.timeoutMs);
+    const nextCfg = await this.commitClaim(n, this.claimOps(n, nics, r, uuids, owner), uuids[0].port, r.timeoutMs);
     crashPoint('attach:internal-claimed');
     try {
       for (const u of uuids) await this.waitPort(n, u.iface, nextCfg, r.timeoutMs);
@@ -749,11 +753,24 @@ export class VSwitch {
     crashPoint('detach:port-removed');
   }
 
+  /**
+   * Takes ports off the bridge and waits (briefly) until ovs-vswitchd has dropped them: it keys
+   * ports by name, so a port re-added under the same name before it noticed the removal would keep
+   * its old device handle (and an internal port's tap would outlive its port).
+   */
   private async removePorts(uuids: string[]): Promise<void> {
     if (!uuids.length) return;
     const br = this.db.bridge(this.name);
     if (!br) return;
-    await this.db.submit([this.db.o.mutate('Bridge', [['_uuid', '==', br._uuid]], [['ports', 'delete', uuids]])]);
+    const { nextCfg } = await this.db.submit([this.db.o.mutate('Bridge', [['_uuid', '==', br._uuid]], [['ports', 'delete', uuids]])]);
+    await this.db.applied(nextCfg, Math.min(this.timeoutMs, REMOVE_WAIT_MS)).catch((e) => {
+      if (!isEcdockError(e, 'VSWITCHD_TIMEOUT')) throw e;
+    });
+  }
+
+  /** Slot number of a slot link or port name (<vs>-sNN or <vs>-oNN). */
+  private slotOfLinkName(name: string): number | undefined {
+    return slotFromPortName(this.name, name) ?? slotFromPortName(this.name, name.replace(/-o(\d+)$/, '-s$1'));
   }
 
   private slotPort(n: number): PortRow | undefined {
@@ -907,17 +924,29 @@ export class VSwitch {
         if (state === 'ghost') drop(ports, this.portTypeOf(p) === 'veth' ? 'link-gone' : 'target-gone');
         else if (state === 'down' && o.stoppedContainers && this.targetOf(p)?.kind === 'container') drop(ports, 'container-stopped');
       }
-      // veths of ours without a port: a crashed attach, once its owner is dead.
-      const portNames = new Set(this.ourPorts().map((p) => p.name));
-      for (const [name, link] of links) {
-        const n = slotFromPortName(this.name, name);
-        if (portNames.has(name) || (n !== undefined && this.inflight.has(n))) continue;
-        if (link.kind !== undefined && link.kind !== 'veth') continue;
+      // veths of ours without a port: a crashed attach, once its owner is dead. A veth with no
+      // owner yet is being set up right now by its creator, or its creator died in between: look
+      // again after a moment.
+      const portless = (ls: Map<string, LinkInfo>) => {
+        const portNames = new Set(this.ourPorts().map((p) => p.name));
+        return [...ls].filter(([name, link]) => {
+          const n = this.slotOfLinkName(name);
+          return !portNames.has(name) && !(n !== undefined && this.inflight.has(n)) && (link.kind === undefined || link.kind === 'veth');
+        });
+      };
+      let unowned: string[] = [];
+      for (const [name, link] of portless(links)) {
         const owner = linkOwner(link);
-        if (ownerAlive(owner)) continue;
-        doomed.push(name);
-        report.links.push(name);
+        if (owner === undefined) unowned.push(name);
+        else if (!ownerAlive(owner)) doomed.push(name);
       }
+      if (unowned.length) {
+        await new Promise((r) => setTimeout(r, ORPHAN_GRACE_MS));
+        const again = new Map(portless(await switchLinks(sw, this.group)));
+        unowned = unowned.filter((name) => again.has(name) && linkOwner(again.get(name)!) === undefined);
+        doomed.push(...unowned);
+      }
+      report.links.push(...doomed.filter((name) => !report.ports.some((p) => p.portName === name)));
       await reaper.reap(this.netns, this.group, doomed);
       await this.removePorts(remove);
     } finally {
