@@ -309,11 +309,21 @@ export class Connection {
       const idle = Date.now() - this.lastRx;
       if (idle >= interval) {
         if (this.probeOutstanding) {
-          this.close(
-            new OvsdbError('OVSDB_TIMEOUT', `${this.label} did not answer an inactivity probe within ${interval} ms; dropping the connection`, {
-              detail: { remote: this.label, probeIntervalMs: interval },
-            }),
-          );
+          // Timers run before the poll phase: after a long stall of our own event loop the answer
+          // may be sitting unread in the socket. Look once more after I/O has been polled.
+          setImmediate(() => {
+            if (this.closeError) return;
+            if (this.probeOutstanding && Date.now() - this.lastRx >= interval) {
+              this.close(
+                new OvsdbError('OVSDB_TIMEOUT', `${this.label} did not answer an inactivity probe within ${interval} ms; dropping the connection`, {
+                  detail: { remote: this.label, probeIntervalMs: interval },
+                }),
+              );
+            } else {
+              this.probeTimer = setTimeout(check, interval);
+              this.probeTimer.unref();
+            }
+          });
           return;
         }
         this.probeOutstanding = true;

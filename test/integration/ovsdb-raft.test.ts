@@ -138,7 +138,7 @@ describe('ovsdb monitor_cond_since on a clustered database (real)', function () 
     await w.transact(DB, [o.insert('QoS', { type: 'while-away' })]);
     await resync;
     assert.equal(mon.resyncs.incremental, 1, `resyncs: ${JSON.stringify(mon.resyncs)}`);
-    assert.ok(mon.findBy('QoS', 'type', 'while-away'));
+    await mon.waitFor(() => mon.findBy('QoS', 'type', 'while-away'), 5000);
     assert.equal(mon.rows('QoS').size, 202);
     assert.ok(changes.length <= 2, `only the change made while away is reported (${changes.length})`);
   });

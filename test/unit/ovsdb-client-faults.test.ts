@@ -164,14 +164,30 @@ describe('ovsdb client against a misbehaving server (fake)', function () {
     assert.ok(fake.sessions[0]!.received.some((m) => m.method === 'echo'), 'the client sent an echo');
   });
 
-  it('keeps a quiet but answering server connected', async () => {
-    fake = await FakeOvsdb.start();
-    const c = await connect({ probeIntervalMs: 80 });
+  it('keeps a quiet but answering server connected, even across a stall of our own event loop', async () => {
+    let stallOnce = false;
+    fake = await FakeOvsdb.start((r, s) => {
+      defaultAnswer(r, s);
+      if (r.method === 'echo' && stallOnce) {
+        stallOnce = false;
+        // The answer is in the socket; now block the (shared) event loop past two probe intervals,
+        // so that our probe timer fires before the answer is read.
+        const until = Date.now() + 500;
+        while (Date.now() < until) {
+          /* busy */
+        }
+      }
+    });
+    const c = await connect({ probeIntervalMs: 150 });
     let lost = false;
     c.on('disconnect', () => (lost = true));
-    await new Promise((r) => setTimeout(r, 600));
+    await new Promise((r) => setTimeout(r, 800));
     assert.equal(lost, false);
     assert.ok(fake.sessions[0]!.received.filter((m) => m.method === 'echo').length >= 3);
+    stallOnce = true;
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.equal(stallOnce, false, 'the stall happened');
+    assert.equal(lost, false, 'a stall of our own loop must not count as a dead server');
   });
 
   it('times a request out with OVSDB_TIMEOUT, and ignores its late reply', async () => {
