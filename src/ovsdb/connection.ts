@@ -167,12 +167,17 @@ export class Connection {
   private armSweep(at: number): void {
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
     this.sweepAt = at;
-    this.sweepTimer = setTimeout(this.sweep, Math.max(0, at - Date.now()));
+    const t = setTimeout(() => {
+      if (this.sweepTimer !== t) return;
+      this.sweepTimer = undefined;
+      this.sweepAt = Infinity;
+      // Through setImmediate: replies that arrived during a stall of our event loop are read first.
+      setImmediate(this.sweep);
+    }, Math.max(0, at - Date.now()));
+    this.sweepTimer = t;
   }
 
   private readonly sweep = (): void => {
-    this.sweepTimer = undefined;
-    this.sweepAt = Infinity;
     if (this.closeError) return;
     const now = Date.now();
     let next = Infinity;
@@ -183,7 +188,7 @@ export class Connection {
         p.reject(new OvsdbError('OVSDB_TIMEOUT', `OVSDB ${p.method} got no reply from ${this.label} within ${p.timeoutMs} ms`, { detail: { method: p.method, id, timeoutMs: p.timeoutMs } }));
       } else if (p.deadline < next) next = p.deadline;
     }
-    if (next < Infinity) this.armSweep(next);
+    if (next < this.sweepAt) this.armSweep(next);
   };
 
   private abandon(id: number, p: Pending, sendCancel: boolean): void {
