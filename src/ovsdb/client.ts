@@ -487,7 +487,7 @@ export class OvsdbClient extends EventEmitter {
       if (tag === 'unknown database' || tag === 'unknown method') return;
       throw e;
     }
-    const why = this.serverUnusable(conn);
+    const why = this.serverUnusable();
     if (why) throw new NotUsable('OVSDB_UNREACHABLE', `${formatRemote(conn.remote)} is not usable: ${why}`);
   }
 
@@ -514,7 +514,7 @@ export class OvsdbClient extends EventEmitter {
     }
   }
 
-  private serverUnusable(conn: Connection): string | undefined {
+  private serverUnusable(): string | undefined {
     for (const d of this.serverDbs.values()) {
       if (d.model === 'clustered') {
         if (!d.connected) return `its ${d.name} database is not connected to a cluster majority`;
@@ -526,7 +526,6 @@ export class OvsdbClient extends EventEmitter {
         }
       } else if (d.model === 'relay' && this.leaderOnly) return `it is a relay for ${d.name}, not a leader`;
     }
-    void conn;
     return undefined;
   }
 
@@ -539,7 +538,7 @@ export class OvsdbClient extends EventEmitter {
         const id = params[0];
         if (id === SERVER_MONITOR_ID) {
           this.applyServerUpdate(method === 'update3' ? params[2] : params[1]);
-          const why = this.serverUnusable(conn);
+          const why = this.serverUnusable();
           if (why) {
             // Leadership moved or the cluster split: find a better server right away.
             this.deliberate = true;
