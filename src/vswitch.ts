@@ -610,17 +610,25 @@ export class VSwitch {
 
   private async attachVeth(n: number, r: SlotRequest): Promise<Slot> {
     const nics = this.nicsOf(n, r);
-    const replace: (PortRow | undefined)[] = [];
+    // A port already holding one of our names is in use if its link lives, and a ghost if its link
+    // died with its namespace: the ghost goes first, and ovs-vswitchd must have dropped it (and
+    // any port of that name we removed lately) before a new device of that name appears: it keys
+    // ports by name and would otherwise keep the old device handle.
+    const ghosts: PortRow[] = [];
     for (const nic of nics) {
       const existing = this.db.port(nic.portName);
-      if (existing) {
-        const ifc = this.db.ifaceOf(existing);
-        const ghostable = isOurs(existing, this.name) && !existing.external_ids.has(K.state) && ifc?.type === '' && this.db.bridgeOfPort(existing._uuid)?.name === this.name;
-        if (!ghostable) throw new SlotBusy(`port ${nic.portName} exists${isOurs(existing, this.name) ? '' : ' and is not an ecdock slot port'}`);
-        // If its link is alive, creating ours fails below; if it is gone, the port is a ghost we replace.
-      }
-      replace.push(existing);
+      if (!existing) continue;
+      const ifc = this.db.ifaceOf(existing);
+      const ghostable = isOurs(existing, this.name) && !existing.external_ids.has(K.state) && ifc?.type === '' && this.db.bridgeOfPort(existing._uuid)?.name === this.name;
+      if (!ghostable) throw new SlotBusy(`port ${nic.portName} exists${isOurs(existing, this.name) ? '' : ' and is not an ecdock slot port'}`);
+      if (await getLink({ netns: r.sw, name: nic.portName })) throw new SlotBusy(`slot ${n} is attached (port ${nic.portName} and its link exist)`);
+      ghosts.push(existing);
     }
+    await this.removePorts(ghosts, true);
+    await this.db.settled(
+      nics.map((x) => x.portName),
+      r.timeoutMs,
+    );
     const owner = selfOwner();
     const made: string[] = [];
     try {
@@ -638,7 +646,7 @@ export class VSwitch {
         const clashed = (e.detail as { ifname?: string } | undefined)?.ifname;
         const name = nics.some((x) => x.portName === clashed) ? clashed! : nics[0].portName;
         if (await this.reclaimOrphan(r.sw, name)) return this.attachVeth(n, r);
-        throw new SlotBusy(`link ${name} exists${replace.some((g) => g) ? ' (the slot is in use)' : ' (another attach is in flight)'}`);
+        throw new SlotBusy(`link ${name} exists (another attach is in flight)`);
       }
       throw e;
     }
@@ -646,10 +654,6 @@ export class VSwitch {
     const uuids = nics.map(() => ({ port: randomUUID(), iface: randomUUID() }));
     let nextCfg: number;
     try {
-      // Our links exist under those names, so any port already holding them is a ghost (its link
-      // died with its namespace): take it off first, so ovs-vswitchd opens our new device afresh.
-      const ghosts = replace.filter((g): g is PortRow => g !== undefined);
-      if (ghosts.length) await this.removePorts(ghosts.map((g) => g._uuid));
       nextCfg = await this.commitClaim(n, this.claimOps(n, nics, r, uuids), uuids[0].port, r.timeoutMs);
     } catch (e) {
       await reaper.reap(this.netns, this.group, made).catch(() => undefined);
@@ -684,6 +688,10 @@ export class VSwitch {
   private async attachInternal(n: number, r: SlotRequest): Promise<Slot> {
     const nics = this.nicsOf(n, r);
     for (const nic of nics) if (this.db.port(nic.portName)) throw new SlotBusy(`port ${nic.portName} exists`);
+    await this.db.settled(
+      nics.map((x) => x.portName),
+      r.timeoutMs,
+    );
     const uuids = nics.map(() => ({ port: randomUUID(), iface: randomUUID() }));
     const owner = selfOwner();
     const nextCfg = await this.commitClaim(n, this.claimOps(n, nics, r, uuids, owner), uuids[0].port, r.timeoutMs);
@@ -749,23 +757,30 @@ export class VSwitch {
       await reaper.reap(this.netns, this.group, veths);
       crashPoint('detach:link-deleted');
     }
-    await this.removePorts(ports.map((p) => p._uuid));
+    await this.removePorts(ports, ports.some((p) => this.portTypeOf(p) === 'internal'));
     crashPoint('detach:port-removed');
   }
 
   /**
-   * Takes ports off the bridge and waits (briefly) until ovs-vswitchd has dropped them: it keys
-   * ports by name, so a port re-added under the same name before it noticed the removal would keep
-   * its old device handle (and an internal port's tap would outlive its port).
+   * Takes ports off the bridge. With `wait`, returns once ovs-vswitchd has dropped them (an
+   * internal port's device goes only then). Either way the removal is noted, so that re-adding one
+   * of these names waits for it first (see SwitchDb.settled). ovs-vswitchd's userspace datapath
+   * removes ports one by one (1000 take it ~14 s), so bulk detach does not wait.
    */
-  private async removePorts(uuids: string[]): Promise<void> {
-    if (!uuids.length) return;
+  private async removePorts(ports: PortRow[], wait = false): Promise<void> {
+    if (!ports.length) return;
     const br = this.db.bridge(this.name);
     if (!br) return;
-    const { nextCfg } = await this.db.submit([this.db.o.mutate('Bridge', [['_uuid', '==', br._uuid]], [['ports', 'delete', uuids]])]);
-    await this.db.applied(nextCfg, Math.min(this.timeoutMs, REMOVE_WAIT_MS)).catch((e) => {
-      if (!isEcdockError(e, 'VSWITCHD_TIMEOUT')) throw e;
-    });
+    const { nextCfg } = await this.db.submit([this.db.o.mutate('Bridge', [['_uuid', '==', br._uuid]], [['ports', 'delete', ports.map((p) => p._uuid)]])]);
+    this.db.noteRemoved(
+      ports.map((p) => p.name),
+      nextCfg,
+    );
+    if (wait) {
+      await this.db.applied(nextCfg, Math.min(this.timeoutMs, REMOVE_WAIT_MS)).catch((e) => {
+        if (!isEcdockError(e, 'VSWITCHD_TIMEOUT')) throw e;
+      });
+    }
   }
 
   /** Slot number of a slot link or port name (<vs>-sNN or <vs>-oNN). */
@@ -895,7 +910,7 @@ export class VSwitch {
     try {
       const links = await switchLinks(sw, this.group);
       const doomed: string[] = [];
-      const remove: string[] = [];
+      const remove: PortRow[] = [];
       // A slot's ports (primary and second NIC) go together.
       const bySlot = new Map<number, PortRow[]>();
       for (const p of this.ourPorts()) {
@@ -905,7 +920,7 @@ export class VSwitch {
       }
       const drop = (ports: PortRow[], reason: CleanupReport['ports'][number]['reason']) => {
         for (const p of ports) {
-          remove.push(p._uuid);
+          remove.push(p);
           if (links.has(p.name)) doomed.push(p.name);
           report.ports.push({ slot: Number(p.external_ids.get(K.slot)), portName: p.name, reason });
         }
@@ -948,7 +963,7 @@ export class VSwitch {
       }
       report.links.push(...doomed.filter((name) => !report.ports.some((p) => p.portName === name)));
       await reaper.reap(this.netns, this.group, doomed);
-      await this.removePorts(remove);
+      await this.removePorts(remove, remove.some((p) => this.portTypeOf(p) === 'internal'));
     } finally {
       sw.close();
     }

@@ -8,7 +8,7 @@ export { createVeth, createVeths } from './veth';
 export type { CreateVethOptions, CreateVethsOptions, VethPeerOptions, VethCreated, VethSettled } from './veth';
 export { configureInterface } from './configure';
 export type { ConfigureOptions, InterfaceConfig } from './configure';
-export { getLink, listLinks, setLink, moveLink, deleteLink, deleteLinkGroup } from './link';
+export { getLink, listLinks, setLink, moveLink, deleteLink, deleteLinks, deleteLinkGroup } from './link';
 export type { LinkInfo, LinkRef, SetLinkOptions, MoveLinkOptions } from './link';
 export { listAddresses } from './addr';
 export type { AddrInfo, AddressSpec } from './addr';

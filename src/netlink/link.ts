@@ -290,6 +290,30 @@ export async function deleteLinkGroup(o: { netns?: Netns; group: number }): Prom
   });
 }
 
+/**
+ * Deletes many links at once. One by one, each delete waits for synchronize_net (~17 ms); here
+ * the links are retagged into `viaGroup` and the group is deleted in one request. Links that do
+ * not exist are skipped. Resolves with the number of links deleted.
+ */
+export async function deleteLinks(o: { netns?: Netns; names: string[]; viaGroup: number }): Promise<number> {
+  const names = o.names.map((n) => checkIfname(n));
+  const group = checkU32(o.viaGroup, 'group');
+  if (group === 0) throw new NetlinkError('BAD_ARGUMENT', 'group 0 is the default group of every link (lo, eth0...); use a scratch group');
+  if (!names.length) return 0;
+  return withSession(o.netns, async (s) => {
+    const tagged = await s.transact(names.map((name) => setLinkRequest({ name, group })));
+    let n = 0;
+    tagged.forEach((r, i) => {
+      if (r.answered && r.errno === 19) return;
+      check([r], () => ({ action: `mark link ${names[i]} for deletion`, ifname: names[i], netns: o.netns }));
+      n++;
+    });
+    const [r] = await s.transact([deleteGroupRequest(group)]);
+    if (!(r.answered && r.errno === 19)) check([r], () => ({ action: `delete the links of group ${group}`, netns: o.netns }));
+    return n;
+  });
+}
+
 export interface MoveLinkOptions extends LinkRef {
   to: Netns;
   /** Its name in the target namespace (default: unchanged). */

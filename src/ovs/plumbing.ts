@@ -6,7 +6,7 @@
 
 import { createVeths, type CreateVethOptions, type VethCreated } from '../netlink/veth';
 import { configureInterface } from '../netlink/configure';
-import { deleteLinkGroup, listLinks, moveLink, setLink, type LinkInfo } from '../netlink/link';
+import { deleteLinkGroup, deleteLinks, listLinks, moveLink, type LinkInfo } from '../netlink/link';
 import { Netns } from '../netlink/netns';
 import type { AddressPlan, SlotAddress } from '../addressing';
 
@@ -79,7 +79,7 @@ export interface PlugVethRequest {
  */
 export function plugVeth(r: PlugVethRequest): Promise<VethCreated> {
   const v6 = r.nic.addr?.ipv6 !== undefined;
-  const o: CreateVethOptions & { alias: string } = {
+  const o: CreateVethOptions = {
     netns: r.switchNetns,
     name: r.nic.portName,
     ...(r.mtu !== undefined ? { mtu: r.mtu } : {}),
@@ -165,16 +165,7 @@ export class LinkReaper {
     this.pending.delete(key);
     const ns = openSwitchNetns(p.ns);
     try {
-      const doomed = doomedGroup(p.group);
-      // Retag, then delete the whole group at once. A link already gone is fine.
-      await Promise.all(
-        [...p.names].map((name) =>
-          setLink({ netns: ns, name, group: doomed }).catch((e: { code?: string }) => {
-            if (e?.code !== 'NO_SUCH_LINK') throw e;
-          }),
-        ),
-      );
-      await deleteLinkGroup({ netns: ns, group: doomed });
+      await deleteLinks({ netns: ns, names: [...p.names], viaGroup: doomedGroup(p.group) });
       for (const w of p.waiters) w.resolve();
     } catch (e) {
       for (const w of p.waiters) w.reject(e);

@@ -65,6 +65,8 @@ export class SwitchDb {
   readonly mon: Monitor<OpenVswitchTables>;
   readonly o: TypedOps<OpenVswitchTables>;
   private readonly batcher: TransactionBatcher;
+  /** Port names this process removed, with the next_cfg that removal rides in. */
+  private readonly removals = new Map<string, number>();
 
   private constructor(client: OvsdbClient, mon: Monitor<OpenVswitchTables>) {
     this.client = client;
@@ -156,6 +158,28 @@ export class SwitchDb {
     const sel = r.batchResults?.[1] as { rows?: { next_cfg?: number }[] } | undefined;
     const nextCfg = sel?.rows?.[0]?.next_cfg;
     return { results: r, nextCfg: typeof nextCfg === 'number' ? nextCfg : this.root().next_cfg };
+  }
+
+  /** Notes that ports were removed in configuration `nextCfg`. */
+  noteRemoved(names: string[], nextCfg: number): void {
+    for (const n of names) this.removals.set(n, nextCfg);
+  }
+
+  /**
+   * Waits until ovs-vswitchd has applied our removal of these port names, if it has not yet. It
+   * keys ports by name: a name removed and re-added within one of its reconfigurations keeps the
+   * old device handle, so a name must not come back before its removal was applied.
+   */
+  async settled(names: string[], timeoutMs: number): Promise<void> {
+    let cfg = 0;
+    const cur = this.root().cur_cfg;
+    for (const n of names) {
+      const c = this.removals.get(n);
+      if (c === undefined) continue;
+      if (c <= cur) this.removals.delete(n);
+      else cfg = Math.max(cfg, c);
+    }
+    if (cfg) await this.applied(cfg, timeoutMs);
   }
 
   /** Resolves once ovs-vswitchd has applied configuration `nextCfg` (cur_cfg >= nextCfg). */
