@@ -388,13 +388,3 @@ export function renameUuidNames(operations: readonly Operation[], rename: (n: st
     }
   });
 }
-
-/** Whether any operation declares or references a uuid-name. */
-export function usesUuidNames(operations: readonly Operation[]): boolean {
-  let found = false;
-  renameUuidNames(operations, (n) => {
-    found = true;
-    return n;
-  });
-  return found;
-}
