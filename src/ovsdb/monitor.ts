@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { OvsdbError } from '../errors';
 import { Replica, type RowChange, type TableSpec } from './cache';
 import type { Connection } from './connection';
-import { ZERO_UUID, isUuid, type Row } from './datum';
+import { ZERO_UUID, isUuid, rowEquals, type Row } from './datum';
 import type { Condition } from './operations';
 import { errorTag } from './results';
 import { normalizeSchema, type DatabaseSchema } from './schema';
@@ -357,7 +357,8 @@ function diffReplicas(before: Replica, after: Replica): RowChange[] {
     const old = before.tables.get(name)?.rows ?? new Map<string, Row>();
     for (const [uuid, row] of tc.rows) {
       const o = old.get(uuid);
-      changes.push(o ? { table: name, uuid, old: o, new: row } : { table: name, uuid, new: row });
+      if (!o) changes.push({ table: name, uuid, new: row });
+      else if (!rowEquals(o, row)) changes.push({ table: name, uuid, old: o, new: row });
     }
     for (const [uuid, o] of old) if (!tc.rows.has(uuid)) changes.push({ table: name, uuid, old: o });
   }
