@@ -890,6 +890,9 @@ export class VSwitch {
         if (target?.kind === 'container' && (await targetLiveness(target, this.runtime).catch(() => 'gone')) === 'stopped') return { state: 'down' };
         return { state: 'ghost' };
       }
+      // The kernel removes a dead namespace's links asynchronously: a pid or path target that is
+      // gone makes a ghost even while its veth lingers (cheap to ask: one open and fstat).
+      if (target && target.kind !== 'container' && (await targetLiveness(target, this.runtime)) === 'gone') return { state: 'ghost' };
       if (iface?.error || iface?.ofport === -1) return { state: 'error', ...(iface?.error ? { error: iface.error } : {}) };
       return { state: link.operState === 'up' || link.operState === 'unknown' ? 'up' : 'down' };
     }
