@@ -20,6 +20,7 @@ import { crashPoint } from './crash-points';
 import { UsageError, VSwitchError, isEcdockError } from './errors';
 import { Netns } from './netlink/netns';
 import { getLink, type LinkInfo } from './netlink/link';
+import { listAddresses } from './netlink/addr';
 import { checkIfname } from './netlink/validate';
 import type { OvsdbClient } from './ovsdb/client';
 import type { Operation } from './ovsdb/operations';
@@ -94,6 +95,9 @@ export interface CleanupReport {
   ports: { slot: number; portName: string; reason: 'target-gone' | 'link-gone' | 'stale-claim' | 'container-stopped' | 'port-error' }[];
   /** veths removed that had no port (a crashed attach). */
   links: string[];
+  /** The gateway address on the bridge: 'repaired' after ovs-vswitchd recreated the bridge's device
+   *  (a restart does), 'missing' when the device is not there (ovs-vswitchd down). */
+  gateway: 'ok' | 'repaired' | 'missing';
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -908,9 +912,10 @@ export class VSwitch {
    * is gone, claims whose owner died, and veths of this vswitch that no port uses.
    */
   async cleanup(o: CleanupOptions = {}): Promise<CleanupReport> {
-    const report: CleanupReport = { ports: [], links: [] };
+    const report: CleanupReport = { ports: [], links: [], gateway: 'ok' };
     const sw = openSwitchNetns(this.netns);
     try {
+      report.gateway = await this.repairGateway(sw);
       const links = await switchLinks(sw, this.group);
       const doomed: string[] = [];
       const remove: PortRow[] = [];
@@ -971,6 +976,18 @@ export class VSwitch {
       sw.close();
     }
     return report;
+  }
+
+  /** Puts the gateway address back on the bridge's device if it is missing (ovs-vswitchd recreates
+   *  that device, without addresses, when it restarts). */
+  private async repairGateway(sw: Netns): Promise<CleanupReport['gateway']> {
+    const dev = await getLink({ netns: sw, name: this.name });
+    if (!dev) return 'missing';
+    const have = (await listAddresses({ netns: sw, index: dev.index })).map((x) => x.address);
+    const want = [this.plan.gateway, ...(this.plan.gateway6 ? [this.plan.gateway6] : [])];
+    if (want.every((w) => have.includes(w)) && dev.up) return 'ok';
+    await setGateway(sw, this.plan, this.mtu);
+    return 'repaired';
   }
 
   /**

@@ -315,6 +315,29 @@ describe('VSwitch (real OVS, userspace datapath, real namespaces)', function () 
     });
   });
 
+  describe('ovs-vswitchd restart', () => {
+    it('veth slots survive it; cleanup puts back the gateway address the new bridge device lacks', async () => {
+      const g = await startSwitchFixture();
+      try {
+        const v = await g.vswitch({ subnet: '10.23.0.254/24' });
+        const [a, b] = [await g.netns(), await g.netns()];
+        await v.attach({ slot: 1, target: { netns: a.path } });
+        await v.attach({ slot: 2, target: { netns: b.path } });
+        await g.sb.stopVswitchd();
+        await g.sb.startVswitchd();
+        await new Promise((r) => setTimeout(r, 500));
+        const report = await v.cleanup();
+        assert.equal(report.gateway, 'repaired');
+        assert.deepEqual(report.ports, []);
+        assert.ok(await a.ping('10.23.0.2'));
+        assert.ok(await a.ping('10.23.0.254'));
+        assert.equal((await v.cleanup()).gateway, 'ok');
+      } finally {
+        await g.cleanup.run();
+      }
+    });
+  });
+
   describe('concurrency', () => {
     it('4 processes attaching 50 namespaces each at once: no slot, MAC or IP twice, and all ping', async function () {
       const vs = await f.vswitch({ subnet: '10.30.0.254/24' });
