@@ -13,6 +13,7 @@
 
 #include <napi.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
@@ -36,6 +37,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #ifndef NETLINK_EXT_ACK
@@ -172,8 +174,9 @@ struct Job {
 struct Engine {
   std::mutex mu;
   std::condition_variable cv;
-  std::condition_variable exited;
   std::deque<Job*> queue;
+  std::vector<std::thread> workers;  // joined at teardown: the addon may be unloaded right after
+  std::unordered_set<int> kept;      // sockets handed to JS between batches of one operation
   bool stopping = false;
   int threads = 0;
   int idle = 0;
@@ -357,49 +360,80 @@ void WorkerMain(std::shared_ptr<Engine> eng) {
   }
   std::lock_guard<std::mutex> lk(eng->mu);
   eng->threads--;
-  eng->exited.notify_all();
 }
 
 struct EngineHolder {
   std::shared_ptr<Engine> eng;
 };
 
-// Runs on the JS thread: settles the job's promise.
+// Builds the rejection value without C++ exceptions (this runs outside any napi callback wrapper).
+napi_value ErrnoErrorRaw(napi_env env, int err, const char* syscall) {
+  char buf[128];
+  const char* text = strerror_r(err, buf, sizeof buf);
+  std::string msg = std::string(syscall) + ": " + text;
+  napi_value m, e, v;
+  if (napi_create_string_utf8(env, msg.c_str(), msg.size(), &m) != napi_ok) return nullptr;
+  if (napi_create_error(env, nullptr, m, &e) != napi_ok) return nullptr;
+  if (napi_create_int32(env, err, &v) == napi_ok) napi_set_named_property(env, e, "errno", v);
+  if (napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v) == napi_ok) napi_set_named_property(env, e, "syscall", v);
+  return e;
+}
+
+// Runs on the JS thread: settles the job's promise. Plain N-API calls only: while an environment
+// is being torn down (worker_threads terminate) they fail, and nothing may throw from here.
 void Deliver(napi_env env, napi_value, void* context, void* data) {
   Job* job = static_cast<Job*>(data);
   Engine* eng = static_cast<Engine*>(context);
   if (env != nullptr) {
-    Napi::Env e(env);
-    Napi::HandleScope scope(e);
+    napi_handle_scope scope;
+    bool scoped = napi_open_handle_scope(env, &scope) == napi_ok;
     if (job->err) {
-      napi_reject_deferred(env, job->deferred, ErrnoError(e, job->err, job->syscall ? job->syscall : "transact").Value());
+      napi_value e = ErrnoErrorRaw(env, job->err, job->syscall ? job->syscall : "transact");
+      if (e) napi_reject_deferred(env, job->deferred, e);
     } else {
-      Napi::Array out = Napi::Array::New(e, 2);
-      out.Set(uint32_t(0), Napi::Buffer<uint8_t>::Copy(e, job->reply.data(), job->reply.size()));
-      out.Set(uint32_t(1), Napi::Number::New(e, job->out_sock));
-      napi_resolve_deferred(env, job->deferred, out);
+      napi_value out, buf, sock;
+      void* copy = nullptr;
+      if (napi_create_array_with_length(env, 2, &out) == napi_ok &&
+          napi_create_buffer_copy(env, job->reply.size(), job->reply.data(), &copy, &buf) == napi_ok &&
+          napi_create_int32(env, job->out_sock, &sock) == napi_ok && napi_set_element(env, out, 0, buf) == napi_ok &&
+          napi_set_element(env, out, 1, sock) == napi_ok && napi_resolve_deferred(env, job->deferred, out) == napi_ok) {
+        if (job->out_sock >= 0) {
+          std::lock_guard<std::mutex> lk(eng->mu);
+          eng->kept.insert(job->out_sock);  // handed over to JS; closed by closeSocket or at teardown
+        }
+        job->out_sock = -1;
+      }
     }
+    if (scoped) napi_close_handle_scope(env, scope);
     if (--eng->in_flight == 0) napi_unref_threadsafe_function(env, eng->tsfn);
-  } else {
-    CloseSocket(job->out_sock);
   }
+  if (job->keep) CloseSocket(job->out_sock);  // a kept socket nobody received
   delete job;
 }
 
 void Teardown(void* arg) {
   EngineHolder* holder = static_cast<EngineHolder*>(arg);
   std::shared_ptr<Engine> eng = holder->eng;
+  std::vector<std::thread> workers;
   {
-    std::unique_lock<std::mutex> lk(eng->mu);
+    std::lock_guard<std::mutex> lk(eng->mu);
     eng->stopping = true;
     eng->cv.notify_all();
-    // Workers notice within one poll slice or one chunk; they must be gone before the tsfn is.
-    eng->exited.wait(lk, [&] { return eng->threads == 0; });
+    workers.swap(eng->workers);
+  }
+  // Workers notice within one poll slice or one chunk. Join, not just wait for a counter: the
+  // environment may unload this library right after, and a thread still in its epilogue would crash.
+  for (std::thread& t : workers) t.join();
+  {
+    std::lock_guard<std::mutex> lk(eng->mu);
     for (Job* job : eng->queue) {
-      CloseSocket(job->sock);
+      CloseSocket(job->sock);  // a kept socket passed back in, waiting for a worker
       delete job;
     }
     eng->queue.clear();
+    // Sockets JS still held (an environment terminated mid-operation): they would pin namespaces.
+    for (int fd : eng->kept) CloseSocket(fd);
+    eng->kept.clear();
   }
   if (eng->tsfn) napi_release_threadsafe_function(eng->tsfn, napi_tsfn_abort);
   delete holder;
@@ -424,6 +458,10 @@ Napi::Value Transact(const Napi::CallbackInfo& info) {
   job->request.assign(req.Data(), req.Data() + req.Length());  // never touch JS memory off-thread
   job->nsfd = info[1].As<Napi::Number>().Int32Value();
   job->sock = info[2].As<Napi::Number>().Int32Value();
+  if (job->sock >= 0) {
+    std::lock_guard<std::mutex> lk(eng->mu);
+    if (eng->kept.erase(job->sock) == 0) throw Napi::Error::New(env, "transact: not a socket of this addon");
+  }
   uint32_t flags = info[3].As<Napi::Number>().Uint32Value();
   job->keep = flags & 1;
   job->stop_on_error = flags & 2;
@@ -439,7 +477,7 @@ Napi::Value Transact(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lk(eng->mu);
     if (eng->idle == 0 && eng->threads < eng->max_threads) {
       try {
-        std::thread(WorkerMain, env.GetInstanceData<EngineHolder>()->eng).detach();
+        eng->workers.emplace_back(WorkerMain, env.GetInstanceData<EngineHolder>()->eng);
         eng->threads++;
       } catch (...) {
         // The existing workers will drain the queue; with none at all, fail this call.
@@ -456,9 +494,17 @@ Napi::Value Transact(const Napi::CallbackInfo& info) {
   return Napi::Value(env, promise);
 }
 
-// closeSocket(sock): closes a socket kept open by transact(..., keep).
+// closeSocket(sock): closes a socket kept open by transact(..., keep). Only those: a stale or
+// foreign number is ignored rather than closing some other descriptor of the process.
 Napi::Value CloseSocketJs(const Napi::CallbackInfo& info) {
-  CloseSocket(info[0].As<Napi::Number>().Int32Value());
+  Engine* eng = GetEngine(info.Env());
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  bool ours;
+  {
+    std::lock_guard<std::mutex> lk(eng->mu);
+    ours = eng->kept.erase(fd) > 0;
+  }
+  if (ours) CloseSocket(fd);
   return info.Env().Undefined();
 }
 
@@ -543,7 +589,15 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// Keeps this library mapped for the life of the process, whatever environments (worker_threads)
+// come and go: our threads must never run code that has been unmapped.
+static void PinLibrary() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&PinLibrary), &info) && info.dli_fname) dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE);
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  PinLibrary();
   auto holder = new EngineHolder{std::make_shared<Engine>()};
   Engine* eng = holder->eng.get();
   napi_value name;

@@ -40,7 +40,9 @@ npx tsc -p . >/dev/null 2>&1 || echo "asan.sh: tsc reported errors elsewhere in 
 ls dist/test/unit/netlink-*.test.js dist/test/integration/netlink-*.test.js >/dev/null
 
 # Children must not inherit the preload (ip under LeakSanitizer would fail its exit status).
+# Tests that start another node on purpose hand it ECDOCK_ASAN_PRELOAD back as LD_PRELOAD.
 cat >"$work/clean-env.js" <<'JS'
+process.env.ECDOCK_ASAN_PRELOAD = process.env.LD_PRELOAD;
 for (const k of ['LD_PRELOAD', 'ASAN_OPTIONS', 'LSAN_OPTIONS', 'UBSAN_OPTIONS']) delete process.env[k];
 JS
 

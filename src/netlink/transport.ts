@@ -112,6 +112,7 @@ export class Session {
   #sock = -1;
   #held: Netns[] = [];
   #closed = false;
+  #inFlight = 0;
   #busy: Promise<unknown> = Promise.resolve();
 
   /** A session in `netns` (default: the caller's namespace). */
@@ -151,23 +152,29 @@ export class Session {
     const addon = native();
     const nsfd = this.#sock < 0 && this.netns ? this.netns.use() : -1;
     let replies: Buffer;
+    this.#inFlight++;
     try {
       const [buf, sock] = await addon.transact(bytes, nsfd, this.#sock, flags, timeoutMs, opts.chunk ?? 64);
       replies = buf;
-      if (this.#closed && sock >= 0) native().closeSocket(sock);
-      else this.#sock = sock;
+      this.#sock = sock;
     } catch (e) {
       this.#sock = -1; // the addon closes the socket when a transaction fails
       throw transportError(e, this.netns, timeoutMs);
     } finally {
       if (nsfd >= 0) this.netns!.unuse();
+      if (--this.#inFlight === 0 && this.#closed) this.#release();
     }
     return collect(reqs, seqs, replies);
   }
 
+  /** Closes the socket and lets go of held namespaces; waits for a batch still in flight. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#inFlight === 0) this.#release();
+  }
+
+  #release(): void {
     if (this.#sock >= 0) native().closeSocket(this.#sock);
     this.#sock = -1;
     for (const ns of this.#held) ns.unuse();

@@ -45,7 +45,7 @@ describe('netlink: links, addresses, routes (root, real namespaces)', function (
     assert.equal(await getLink({ netns: vsNs, name: port }), undefined);
     // and it can be configured there by name
     await configureInterface({ netns: c1Ns, ifname: 'eth1', addresses: [{ address: '10.70.0.7', prefixLength: 24 }], loopbackUp: true });
-    assert.ok(await c1.ping('10.70.0.7'));
+    assert.ok(await c1.ping('10.70.0.7', { count: 3 }));
     assert.deepEqual((await listAddresses({ netns: c1Ns, index })).map((a) => a.address), ['10.70.0.7']);
   });
 

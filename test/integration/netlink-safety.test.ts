@@ -1,7 +1,9 @@
 import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as dns } from 'node:dns';
 import { promises as fsp, readdirSync, readlinkSync } from 'node:fs';
+import * as path from 'node:path';
 import { Netns, createVeth, deleteLink, deleteLinkGroup, getLink, listAddresses, listLinks, nativeStats, setLink } from '../../src/netlink';
 import { Cleanup, TestNetns, eventually, requireRoot } from '../support/env';
 
@@ -148,5 +150,35 @@ describe('netlink: threads, descriptors and parallel load (root, real namespaces
     // nothing of ours left in the namespaces
     for (const ns of handles) assert.deepEqual((await listLinks({ netns: ns })).map((l) => l.name), ['lo']);
     assert.equal(await getLink({ netns: vsNs, name: 'nothing' }), undefined);
+  });
+
+  it('survives worker_threads that are terminated with netlink jobs in flight', async () => {
+    const lib = JSON.stringify(path.resolve(__dirname, '../../src/netlink'));
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const code = 'const nl = require(' + JSON.stringify(${lib}) + '); const { parentPort } = require("node:worker_threads");' +
+        '(async () => { parentPort.postMessage((await nl.listLinks()).length); for (;;) await nl.listLinks(); })();';
+      (async () => {
+        for (let i = 0; i < 10; i++) {
+          const w = new Worker(code, { eval: true });
+          await new Promise((r) => w.once('message', r));
+          await w.terminate();
+        }
+        const nl = require(${lib});
+        const n = (await nl.listLinks()).length;
+        console.log(JSON.stringify({ n, sockets: nl.nativeStats().socketsOpen }));
+      })();`;
+    // Under scripts/asan.sh the child runs with the sanitizer too (memory errors abort; leaks are not counted here).
+    const env = { ...process.env };
+    if (process.env.ECDOCK_ASAN_PRELOAD) Object.assign(env, { LD_PRELOAD: process.env.ECDOCK_ASAN_PRELOAD, ASAN_OPTIONS: 'detect_leaks=0:handle_segv=0:allow_user_segv_handler=1' });
+    const r = await new Promise<{ code: number | string; stdout: string; stderr: string }>((resolve) =>
+      execFile(process.execPath, ['-e', script], { env, timeout: 60_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number | null }).code ?? `${(err as { signal?: string }).signal}`) : 0, stdout: String(stdout), stderr: String(stderr) }),
+      ),
+    );
+    assert.equal(r.code, 0, `child exited ${r.code}: ${r.stderr} ${r.stdout}`);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { n: number; sockets: number };
+    assert.ok(out.n >= 1);
+    assert.equal(out.sockets, 0);
   });
 });

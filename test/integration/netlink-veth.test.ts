@@ -176,8 +176,10 @@ describe('netlink: veth pairs (root, real namespaces)', function () {
     assert.deepEqual(mine.map((a) => `${a.address}/${a.prefixLength}`).sort(), ['10.62.0.1/24', '2001:db8:62::1/64']);
     assert.ok((await listRoutes({ netns: c3Ns })).some((x) => x.dst === 'default' && x.gateway === '10.62.0.254' && x.oif === r.peerIndex));
 
-    assert.ok(await c3.ping('10.62.0.254'), 'IPv4 to the vswitch-side address');
-    assert.ok(await c3.ping('2001:db8:62::fe'), 'IPv6 to the vswitch-side address (no link-locals at all)');
+    // Admin-up is immediate; the kernel marks the link operationally up (and activates its qdisc) a moment later.
+    await eventually(async () => (await getLink({ netns: c3Ns, index: r.peerIndex }))?.operState === 'up' && (await getLink({ netns: vsNs, index: r.index }))?.operState === 'up');
+    assert.ok(await c3.ping('10.62.0.254', { count: 3 }), 'IPv4 to the vswitch-side address');
+    assert.ok(await c3.ping('2001:db8:62::fe', { count: 3 }), 'IPv6 to the vswitch-side address (no link-locals at all)');
     assert.ok(await c3.ping('127.0.0.1'), 'loopback is up');
   });
 
