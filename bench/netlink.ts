@@ -188,6 +188,13 @@ async function main(): Promise<void> {
       '',
       ...rows.map((r) => `- ${r.what}: ${r.note}`),
       '',
+      'Reading it: attaching is where the processes go, so that is where ecdock wins; removing a veth costs the',
+      'kernel ~15 ms (synchronize_net under RTNL) however it is asked, so one-by-one deletes are equal and a single',
+      'attach+delete cycle is dominated by the delete. Tag links with a group and delete them together (both tools',
+      `can); ecdock's createVeths also folds many attaches into few round trips.`,
+      '',
+      `Load average during the run: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on the machine inflates both columns).`,
+      '',
       `Machine: Linux ${os.release()}, ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
       '',
     ];
