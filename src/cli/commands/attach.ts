@@ -1,0 +1,36 @@
+// ec attach SLOT: the terminal goes to the container in the slot (raw tty) until the detach keys
+// (ctrl-p ctrl-q) are typed, or the container exits: then ec exits with the container's code.
+import { Command } from 'commander';
+import { VSwitchError } from '../../errors';
+import { action } from '../action';
+import { addGlobalOptions } from '../context';
+import { containerOfSlot } from '../containers';
+
+export function attachCommand(): Command {
+  const cmd = new Command('attach')
+    .summary('attach the terminal to the container in a slot')
+    .description(
+      'Give this terminal to the container in SLOT (its tty, in raw mode). Detach with ctrl-p ctrl-q\n' +
+        '(or --detach-keys) and the container keeps running; if it exits, ec exits with its exit code.\n' +
+        'A shell may wait for a key before it prints a prompt.',
+    )
+    .argument('[SLOT]', 'the slot (or --slot=N)')
+    .option('--detach-keys <keys>', "keys that detach, Docker's syntax", 'ctrl-p,ctrl-q');
+  addGlobalOptions(cmd);
+  return cmd.action(
+    action<{ detachKeys: string }>(async (ctx, args, opts) => {
+      const n = ctx.slot(args[0] as string | undefined, true);
+      const vs = await ctx.vswitch();
+      vs.addressOf(n); // SLOT_OUT_OF_RANGE before anything else
+      const docker = ctx.docker();
+      const c = await containerOfSlot(vs, docker, n, await vs.slot(n));
+      if (!c) throw new VSwitchError('NO_SUCH_CONTAINER', `slot ${n} of ${vs.name} holds no container (ec list shows what each slot holds)`, { detail: { slot: n } });
+      ctx.out.note(`attached to ${c.name}; detach with ${opts.detachKeys}`);
+      const r = await docker.attach(c.id, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, detachKeys: opts.detachKeys });
+      if (ctx.out.json) ctx.out.result('', { container: c.name, ...r });
+      else if (r.detached) ctx.out.note(`\r\ndetached from ${c.name}; it keeps running`);
+      else ctx.out.note(`\r\n${c.name} exited${r.exitCode !== undefined ? ` with code ${r.exitCode}` : ''}`);
+      return r.detached ? 0 : (r.exitCode ?? 0);
+    }),
+  );
+}

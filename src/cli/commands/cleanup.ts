@@ -1,0 +1,107 @@
+// ec cleanup: removes what dead containers and namespaces left behind, and only ecdock's own:
+// ghost ports (target gone), slots of stopped containers, veths no port uses, and exited or dead
+// containers labelled for the vswitch. ecDock's cleanup removed exited containers but never their
+// ports; pipework and ovs-docker never remove a stale port at all.
+import { Command } from 'commander';
+import { RuntimeError, isEcdockError } from '../../errors';
+import { VSwitch, type CleanupReport } from '../../vswitch';
+import { action } from '../action';
+import { addGlobalOptions } from '../context';
+import { labelledContainers } from '../containers';
+import { formatTable } from '../output';
+
+interface Removed {
+  ports: (CleanupReport['ports'][number] & { vswitch: string })[];
+  links: { vswitch: string; name: string }[];
+  containers: { vswitch: string; id: string; name: string; state: string }[];
+}
+
+export function cleanupCommand(): Command {
+  const cmd = new Command('cleanup')
+    .summary('remove ghost ports, dead namespaces\' links and exited containers')
+    .description(
+      'Remove what is left of dead slots on the vswitch (or on all with --all): ports whose namespace or\n' +
+        'container is gone, slots of stopped containers, slot veths no port uses, and exited or dead\n' +
+        'containers labelled for the vswitch. Ports and containers ecdock did not create are never touched.',
+    )
+    .option('-a, --all', 'every vswitch on this OVS')
+    .option('--keep-containers', 'free the slots of stopped containers but do not remove the containers');
+  addGlobalOptions(cmd);
+  return cmd.action(
+    action<{ all?: boolean; keepContainers?: boolean }>(async (ctx, _args, opts) => {
+      const ovs = await ctx.ovs();
+      const docker = ctx.docker();
+      const switches = opts.all ? await VSwitch.list(ovs, { runtime: docker }) : [await ctx.vswitch()];
+      // Whether a container slot is dead can only be told by dockerd: without it, remove nothing.
+      let dockerUp = true;
+      try {
+        await docker.ping();
+      } catch (e) {
+        if (!isEcdockError(e, 'DOCKER_UNREACHABLE') && !isEcdockError(e, 'PERMISSION_DENIED')) throw e;
+        dockerUp = false;
+        for (const vs of switches) {
+          if ((await vs.slots()).some((s) => s.target?.kind === 'container')) {
+            throw new RuntimeError('DOCKER_UNREACHABLE', `${e.message}; cleanup needs dockerd to tell dead container slots from live ones, so it removed nothing`, {
+              cause: e,
+            });
+          }
+        }
+      }
+      const doomed = new Map<string, Awaited<ReturnType<typeof labelledContainers>>>();
+      if (dockerUp && !opts.keepContainers) {
+        for (const vs of switches) doomed.set(vs.name, (await labelledContainers(docker, vs)).filter((c) => c.state === 'exited' || c.state === 'dead'));
+      }
+      const total = switches.length + [...doomed.values()].reduce((a, l) => a + l.length, 0);
+      const bar = ctx.out.progress(total, 'cleaning up', { minItems: 10 });
+      const removed: Removed = { ports: [], links: [], containers: [] };
+      try {
+        for (const vs of switches) {
+          bar.tick(0, `ports of ${vs.name}`);
+          if (dockerUp) {
+            // A dead container's veth can outlive it for a while (the kernel tears namespaces down
+            // lazily), and while it does the slot still looks up: ask dockerd instead.
+            for (const s of await vs.slots()) {
+              const t = s.target;
+              if (t?.kind !== 'container') continue;
+              const c = await docker.inspect(t.ref);
+              if (c?.running) continue;
+              try {
+                await vs.detach(s.index);
+              } catch (e) {
+                if (isEcdockError(e, 'NO_SUCH_SLOT')) continue;
+                throw e;
+              }
+              removed.ports.push({ vswitch: vs.name, slot: s.index, portName: s.portName, reason: c ? 'container-stopped' : 'target-gone' });
+              if (s.info.nic2) removed.ports.push({ vswitch: vs.name, slot: s.index, portName: s.info.nic2.portName, reason: c ? 'container-stopped' : 'target-gone' });
+            }
+          }
+          const r = await vs.cleanup({ stoppedContainers: dockerUp });
+          removed.ports.push(...r.ports.map((p) => ({ vswitch: vs.name, ...p })));
+          removed.links.push(...r.links.map((name) => ({ vswitch: vs.name, name })));
+          bar.tick(1);
+          for (const c of doomed.get(vs.name) ?? []) {
+            bar.tick(0, `container ${c.name}`);
+            try {
+              if (await docker.remove(c.id)) removed.containers.push({ vswitch: vs.name, id: c.id, name: c.name, state: c.state });
+            } catch (e) {
+              // Started again meanwhile, or dockerd refused: it is not garbage then; go on.
+              ctx.out.note(`kept container ${c.name}: ${(e as Error).message}`);
+            }
+            bar.tick(1);
+          }
+        }
+      } finally {
+        bar.finish();
+      }
+      ctx.out.result(() => {
+        const rows = [
+          ...removed.ports.map((p) => ({ WHAT: 'port', VSWITCH: p.vswitch, NAME: p.portName, WHY: p.reason })),
+          ...removed.links.map((l) => ({ WHAT: 'link', VSWITCH: l.vswitch, NAME: l.name, WHY: 'no port' })),
+          ...removed.containers.map((c) => ({ WHAT: 'container', VSWITCH: c.vswitch, NAME: c.name, WHY: c.state })),
+        ];
+        if (!rows.length) return `nothing to clean up on ${switches.map((s) => s.name).join(', ') || 'this OVS'}`;
+        return formatTable(['WHAT', 'VSWITCH', 'NAME', 'WHY'], rows) + `removed ${removed.ports.length} port(s), ${removed.links.length} link(s), ${removed.containers.length} container(s)`;
+      }, removed);
+    }),
+  );
+}

@@ -1,0 +1,78 @@
+// ec create-vswitch [IP/MASK] [DEVICE]: an OVS bridge with its addressing plan. As in ecDock, the
+// name comes from --vswitch (default ovs0) and the address defaults to 10.0.0.254/24, so that slot
+// 1 is 10.0.0.1 with MAC 52:00:0a:00:00:01. The original's usage text also showed the name as the
+// first argument; that form is accepted too.
+import { Command } from 'commander';
+import { UsageError } from '../../errors';
+import { VSwitch } from '../../vswitch';
+import { action } from '../action';
+import { addGlobalOptions, parseIntOption } from '../context';
+
+export const DEFAULT_SUBNET = '10.0.0.254/24';
+/** ecDock's DEFAULT_IPV6_PREFIX ("2001:db8"), as a prefix. */
+export const DEFAULT_IPV6_PREFIX = '2001:db8::/64';
+
+const looksLikeAddress = (s: string) => s.includes('/') || /^\d+\.\d+\.\d+\.\d+$/.test(s) || s.includes(':');
+
+interface Opts {
+  usermode?: boolean;
+  ipv6?: string | boolean;
+  mtu?: string;
+}
+
+export function createVswitchCommand(): Command {
+  const cmd = new Command('create-vswitch')
+    .summary('create a vswitch (OVS bridge + addressing plan); default ovs0 on 10.0.0.254/24')
+    .description(
+      'Create a vswitch: an OVS bridge whose internal port carries the gateway address, and the\n' +
+        'addressing plan of its slots (slot N = network + N, MAC 52:00 + the IPv4 bytes).\n' +
+        'The name comes from --vswitch (default ovs0). Creating it again with the same plan does nothing.\n' +
+        'Without --usermode the kernel datapath is used, which needs the openvswitch kernel module.',
+    )
+    .argument('[IP/MASK]', `the gateway's address and prefix length (default ${DEFAULT_SUBNET})`)
+    .argument('[DEVICE]', 'a host device to add as the uplink (OpenFlow port 65261)')
+    .allowExcessArguments(true)
+    .option('--usermode', 'use the userspace datapath (datapath_type=netdev): no kernel module needed')
+    .option('--ipv6 [prefix]', `give slots IPv6 addresses too: prefix + the slot's IPv4 address (prefix default ${DEFAULT_IPV6_PREFIX}, as ecDock)`)
+    .option('--mtu <bytes>', 'MTU of the bridge and default MTU of its slots')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ec create-vswitch --usermode\n  ec create-vswitch 10.0.0.254/24\n  ec --vswitch=ovs1 create-vswitch --usermode --ipv6 172.16.0.1/16 eth1\n',
+    );
+  addGlobalOptions(cmd);
+  return cmd.action(
+    action<Opts>(async (ctx, _args, opts, c) => {
+      let [a, b, extra] = c.args;
+      let name = ctx.vswitchName;
+      // `create-vswitch NAME IP/MASK [DEVICE]`, the form in the original's usage text.
+      if (a !== undefined && !looksLikeAddress(a)) {
+        if (ctx.options.vswitch && ctx.options.vswitch !== a) throw new UsageError('BAD_ARGUMENT', `two different names given: ${a} and --vswitch=${ctx.options.vswitch}`);
+        name = a;
+        [a, b] = [b, extra];
+        extra = c.args[3];
+      }
+      if (extra !== undefined) throw new UsageError('BAD_ARGUMENT', `too many arguments: create-vswitch takes [IP/MASK] [DEVICE], got '${c.args.join(' ')}'`);
+      const subnet = a ?? DEFAULT_SUBNET;
+      const ipv6Prefix = opts.ipv6 === true ? DEFAULT_IPV6_PREFIX : typeof opts.ipv6 === 'string' ? opts.ipv6 : undefined;
+      const mtu = parseIntOption(opts.mtu, '--mtu');
+      ctx.out.note(`creating vswitch ${name} on ${subnet} (${opts.usermode ? 'userspace' : 'kernel'} datapath)...`);
+      const vs = await VSwitch.create(await ctx.ovs(), {
+        name,
+        subnet,
+        usermode: !!opts.usermode,
+        ...(ipv6Prefix ? { ipv6Prefix } : {}),
+        ...(b ? { uplink: b } : {}),
+        ...(mtu !== undefined ? { mtu } : {}),
+        ...(ctx.netns ? { netns: ctx.netns } : {}),
+        runtime: ctx.docker(),
+      });
+      const first = vs.plan.isValidSlot(1) ? vs.addressOf(1) : undefined;
+      ctx.out.result(
+        `vswitch ${vs.name}: gateway ${vs.plan.gateway}/${vs.plan.prefixLength}${vs.plan.ipv6Prefix ? ` and ${vs.plan.ipv6Prefix}` : ''}, ` +
+          `${vs.usermode ? 'userspace' : 'kernel'} datapath, slots 1..${vs.plan.maxSlot}` +
+          (first ? ` (slot 1: ${first.ipv4} ${first.mac})` : ''),
+        vs.toJSON(),
+      );
+    }),
+  );
+}

@@ -1,0 +1,57 @@
+// ec list: the slots of a vswitch (or of all with --all) with their addresses, port, target and
+// state; --json gives the SlotInfo objects.
+import { Command } from 'commander';
+import type { SlotInfo } from '../../slot';
+import { VSwitch } from '../../vswitch';
+import { action } from '../action';
+import { addGlobalOptions } from '../context';
+import { formatTable, type Row } from '../output';
+import { SLOT_COLUMNS, slotRow } from '../slot-view';
+
+export function listCommand(): Command {
+  const cmd = new Command('list')
+    .alias('ls')
+    .summary('list slots: IP, MAC, port, type, target, state')
+    .description(
+      'List the slots of the vswitch with their IP, MAC, OVS port, port type, target (container name,\n' +
+        'pid or namespace path) and state: up, down (container stopped or link down), ghost (target gone:\n' +
+        '"ec cleanup" removes it), attaching, or error.',
+    )
+    .option('-a, --all', 'slots of every vswitch on this OVS');
+  addGlobalOptions(cmd);
+  return cmd.action(
+    action<{ all?: boolean }>(async (ctx, _args, opts) => {
+      const switches = opts.all ? await VSwitch.list(await ctx.ovs(), { runtime: ctx.docker() }) : [await ctx.vswitch()];
+      const infos: SlotInfo[] = [];
+      for (const vs of switches) for (const s of await vs.slots()) infos.push(s.info);
+      const columns = opts.all ? ['VSWITCH', ...SLOT_COLUMNS] : [...SLOT_COLUMNS];
+      ctx.out.result(() => formatTable(columns, infos.map(slotRow)), infos, { always: true });
+    }),
+  );
+}
+
+export function listVswitchesCommand(): Command {
+  const cmd = new Command('list-vswitches').summary('list the vswitches on this OVS').description('List the vswitches ecdock manages on this OVS, with their plan and slot count.');
+  addGlobalOptions(cmd);
+  return cmd.action(
+    action(async (ctx) => {
+      const switches = await VSwitch.list(await ctx.ovs(), { runtime: ctx.docker() });
+      const rows: Row[] = [];
+      const json: unknown[] = [];
+      for (const vs of switches) {
+        const slots = (await vs.slots()).length;
+        rows.push({
+          NAME: vs.name,
+          SUBNET: vs.plan.subnet,
+          GATEWAY: vs.plan.gateway,
+          IPV6: vs.plan.ipv6Prefix,
+          DATAPATH: vs.usermode ? 'userspace' : 'kernel',
+          SLOTS: slots,
+          NETNS: vs.netns,
+        });
+        json.push({ ...vs.toJSON(), slots });
+      }
+      ctx.out.result(() => formatTable(['NAME', 'SUBNET', 'GATEWAY', 'IPV6', 'DATAPATH', 'SLOTS', 'NETNS'], rows), json, { always: true });
+    }),
+  );
+}

@@ -1,0 +1,123 @@
+// Where a command runs: which OVSDB, which vswitch, which network namespace ovs-vswitchd runs in,
+// and how it prints. Built from the global options (given before or after the command name) and
+// the environment; connections are opened on first use and closed when the command ends.
+import { Command, Option } from 'commander';
+import { UsageError } from '../errors';
+import { OvsdbClient } from '../ovsdb/client';
+import { DockerRuntime } from '../runtime/docker';
+import { VSwitch } from '../vswitch';
+import { Output } from './output';
+
+export const DEFAULT_DB = 'unix:/var/run/openvswitch/db.sock';
+export const DEFAULT_VSWITCH = 'ovs0';
+
+/** Options every command accepts, before or after its name. */
+export interface GlobalOptions {
+  db?: string;
+  vswitch?: string;
+  slot?: string;
+  quiet?: boolean;
+  json?: boolean;
+  netns?: string;
+}
+
+/**
+ * Adds the global options to a command. Defaults are not set here but in Context, so that a value
+ * given after the command name can override one given before it.
+ */
+export function addGlobalOptions(cmd: Command, o: { hidden?: boolean; except?: (keyof GlobalOptions)[] } = {}): Command {
+  const opts = [
+    new Option('--db <url>', 'OVSDB to use: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT (default: $ECDOCK_DB or ' + DEFAULT_DB + ')'),
+    new Option('--vswitch <name>', 'vswitch to operate on (default: $ECDOCK_VSWITCH or ' + DEFAULT_VSWITCH + ')'),
+    new Option('--slot <n>', 'slot number (start, plug: picked automatically when omitted)'),
+    new Option('-q, --quiet', 'print no progress notes, and no result line for commands that change things'),
+    new Option('--json', 'print results (and errors) as JSON on stdout'),
+    new Option('--netns <path>', "network namespace where ovs-vswitchd runs (create-vswitch records it in the bridge; default: $ECDOCK_NETNS, else this process's)"),
+  ];
+  for (const opt of opts) {
+    if (o.except?.includes(opt.attributeName() as keyof GlobalOptions)) continue;
+    cmd.addOption(o.hidden ? opt.hideHelp() : opt);
+  }
+  return cmd;
+}
+
+/** Parses a slot number as typed; range checks are the vswitch's (SLOT_OUT_OF_RANGE). */
+export function parseSlot(s: string | number | undefined, what = 'slot'): number | undefined {
+  if (s === undefined) return undefined;
+  const t = String(s).trim();
+  if (!/^\d+$/.test(t)) throw new UsageError('BAD_ARGUMENT', `${what} must be a number (1, 2, ...), got '${String(s)}'`, { detail: { [what]: s } });
+  return Number(t);
+}
+
+/** A positive integer option (--pid, --mtu, --vlan, --time). */
+export function parseIntOption(s: string | undefined, what: string, min = 0): number | undefined {
+  if (s === undefined) return undefined;
+  if (!/^\d+$/.test(String(s).trim()) || Number(s) < min) throw new UsageError('BAD_ARGUMENT', `${what} must be an integer >= ${min}, got '${s}'`, { detail: { [what]: s } });
+  return Number(s);
+}
+
+export class Context {
+  readonly out: Output;
+  readonly dbUrl: string;
+  readonly vswitchName: string;
+  readonly netns?: string;
+  readonly slotOption?: number;
+  private client?: Promise<OvsdbClient>;
+  private dockerRuntime?: DockerRuntime;
+
+  constructor(readonly options: GlobalOptions, env: NodeJS.ProcessEnv = process.env) {
+    this.out = new Output({ json: !!options.json, quiet: !!options.quiet });
+    this.dbUrl = options.db || env.ECDOCK_DB || DEFAULT_DB;
+    this.vswitchName = options.vswitch || env.ECDOCK_VSWITCH || DEFAULT_VSWITCH;
+    const netns = options.netns || env.ECDOCK_NETNS;
+    if (netns) this.netns = netns;
+    const slot = parseSlot(options.slot);
+    if (slot !== undefined) this.slotOption = slot;
+  }
+
+  /** The global options merged from the program and the command (the command's win). */
+  static from(cmd: Command): Context {
+    return new Context(cmd.optsWithGlobals<GlobalOptions>());
+  }
+
+  /** The OVSDB connection (opened once). One-shot commands do not reconnect: they fail fast. */
+  ovs(o: { reconnect?: boolean } = {}): Promise<OvsdbClient> {
+    this.client ??= OvsdbClient.connect(this.dbUrl, { reconnect: o.reconnect ?? false });
+    return this.client;
+  }
+
+  docker(): DockerRuntime {
+    this.dockerRuntime ??= new DockerRuntime();
+    return this.dockerRuntime;
+  }
+
+  /** The vswitch named by --vswitch (NO_SUCH_VSWITCH when it does not exist). */
+  async vswitch(name = this.vswitchName): Promise<VSwitch> {
+    return VSwitch.open(await this.ovs(), name, { runtime: this.docker() });
+  }
+
+  /** The slot from a positional argument, else --slot; `required` makes a missing one a usage error. */
+  slot(positional: string | undefined, required: true): number;
+  slot(positional: string | undefined, required?: false): number | undefined;
+  slot(positional: string | undefined, required = false): number | undefined {
+    const given = parseSlot(positional);
+    if (given !== undefined && this.slotOption !== undefined && given !== this.slotOption) {
+      throw new UsageError('BAD_ARGUMENT', `two different slots given: ${given} and --slot=${this.slotOption}`);
+    }
+    const n = given ?? this.slotOption;
+    if (n === undefined && required) throw new UsageError('BAD_ARGUMENT', 'which slot? give it as an argument (ec stop 1) or with --slot=N');
+    return n;
+  }
+
+  async close(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    if (c) {
+      try {
+        (await c).close();
+      } catch {
+        /* never connected */
+      }
+    }
+  }
+}
