@@ -5,11 +5,12 @@
 // while nobody was listening. It only reads events and calls the VSwitch API: no processes.
 import { EventEmitter } from 'node:events';
 import { EcdockError, isEcdockError } from './errors';
+import { getLink } from './netlink/link';
 import { Netns } from './netlink/netns';
 import type { OvsdbClient } from './ovsdb/client';
 import type { ContainerEvents } from './runtime/container-events';
 import type { ContainerEvent, ContainerEventAction, ContainerRuntime, RuntimeContainer } from './runtime/container-runtime';
-import type { PortType } from './slot';
+import type { PortType, SlotInfo } from './slot';
 import { VSwitch } from './vswitch';
 
 /** Labels that tie a container to its slot. */
@@ -41,6 +42,26 @@ export function labelsMatch(labels: Record<string, string>, vs: VSwitch): boolea
   if (labels[CONTAINER_LABELS.vswitch] !== vs.name) return false;
   const id = labels[CONTAINER_LABELS.vswitchId];
   return id === undefined || id === String(vs.group);
+}
+
+/**
+ * Whether a slot's NIC is in the network namespace of process `pid` right now: its interface is
+ * there with the slot's MAC. (A namespace's device and inode numbers are reused once it is freed,
+ * so a restarted container's new namespace can carry the old one's identity; its devices cannot.)
+ */
+export async function slotPluggedInto(pid: number, info: SlotInfo): Promise<boolean> {
+  let ns: Netns;
+  try {
+    ns = Netns.open({ pid });
+  } catch {
+    return false;
+  }
+  try {
+    const link = await getLink({ netns: ns, name: info.ifname });
+    return !!link && link.mac?.toLowerCase() === info.mac.toLowerCase();
+  } finally {
+    ns.close();
+  }
 }
 
 /** What the follower needs from a runtime: DockerRuntime has it all. */
@@ -243,8 +264,7 @@ export class ContainerFollower extends EventEmitter {
     if (!c || !c.running || c.pid <= 0) return; // gone or stopped again meanwhile: its own events follow
     const vs = await this.openIfOurs(vsName, c.labels);
     if (!vs) return;
-    let current = Netns.probe({ pid: c.pid });
-    if (!current.alive) return;
+    let pid = c.pid;
     let slot = await vs.slot(n);
     if (!slot && this.adoptDelayMs > 0) {
       // Most likely `ec start` started it and is plugging it right now: give it that moment.
@@ -252,8 +272,7 @@ export class ContainerFollower extends EventEmitter {
       if (this.stopped) return;
       const again = await this.runtime.inspect(c.id);
       if (!again || !again.running || again.pid <= 0) return;
-      current = Netns.probe({ pid: again.pid });
-      if (!current.alive) return;
+      pid = again.pid;
       slot = await vs.slot(n);
     }
     if (slot) {
@@ -263,8 +282,8 @@ export class ContainerFollower extends EventEmitter {
           detail: { vswitch: vsName, slot: n, container: c.id, holder: t },
         });
       }
-      // Plugged into this very namespace already (ec start did it), or being plugged right now.
-      if (t.netnsId === current.id || slot.state === 'attaching') return;
+      // Being plugged right now, or plugged into this very namespace already (ec start did it).
+      if (slot.state === 'attaching' || (await slotPluggedInto(pid, slot.info))) return;
       await vs.reattach(n, { target: { container: c.id } });
       this.emitEvent('replugged', { vswitch: vsName, slot: n, container: c.id, name: c.name, how: 'reattach', source });
       return;

@@ -42,18 +42,26 @@ export function createVswitchCommand(): Command {
   addGlobalOptions(cmd);
   return cmd.action(
     action<Opts>(async (ctx, _args, opts, c) => {
-      let [a, b, extra] = c.args;
+      const positional = [...c.args];
+      // `--ipv6` takes an optional value, so `--ipv6 10.0.0.254/24` would swallow the subnet: a value
+      // that is no IPv6 prefix is an argument, and --ipv6 gets the default prefix.
+      let ipv6 = opts.ipv6;
+      if (typeof ipv6 === 'string' && !ipv6.includes(':')) {
+        positional.unshift(ipv6);
+        ipv6 = true;
+      }
+      let [a, b, extra] = positional;
       let name = ctx.vswitchName;
       // `create-vswitch NAME IP/MASK [DEVICE]`, the form in the original's usage text.
       if (a !== undefined && !looksLikeAddress(a)) {
         if (ctx.options.vswitch && ctx.options.vswitch !== a) throw new UsageError('BAD_ARGUMENT', `two different names given: ${a} and --vswitch=${ctx.options.vswitch}`);
         name = a;
         [a, b] = [b, extra];
-        extra = c.args[3];
+        extra = positional[3];
       }
-      if (extra !== undefined) throw new UsageError('BAD_ARGUMENT', `too many arguments: create-vswitch takes [IP/MASK] [DEVICE], got '${c.args.join(' ')}'`);
+      if (extra !== undefined) throw new UsageError('BAD_ARGUMENT', `too many arguments: create-vswitch takes [IP/MASK] [DEVICE], got '${positional.join(' ')}'`);
       const subnet = a ?? DEFAULT_SUBNET;
-      const ipv6Prefix = opts.ipv6 === true ? DEFAULT_IPV6_PREFIX : typeof opts.ipv6 === 'string' ? opts.ipv6 : undefined;
+      const ipv6Prefix = ipv6 === true ? DEFAULT_IPV6_PREFIX : typeof ipv6 === 'string' ? ipv6 : undefined;
       const mtu = parseIntOption(opts.mtu, '--mtu');
       ctx.out.note(`creating vswitch ${name} on ${subnet} (${opts.usermode ? 'userspace' : 'kernel'} datapath)...`);
       const vs = await VSwitch.create(await ctx.ovs(), {

@@ -3,8 +3,7 @@
 // a new one from IMAGE in the same slot.
 import { Command } from 'commander';
 import { UsageError, VSwitchError, isEcdockError } from '../../errors';
-import { CONTAINER_LABELS } from '../../follow';
-import { Netns } from '../../netlink/netns';
+import { CONTAINER_LABELS, slotPluggedInto } from '../../follow';
 import { action } from '../action';
 import { addGlobalOptions, parseIntOption } from '../context';
 import { containerOfSlot, startInSlot } from '../containers';
@@ -77,8 +76,7 @@ export function restartCommand(): Command {
       let info;
       if (now && now.target?.kind === 'container' && now.target.ref === c.id) {
         // A follower (ec watch) may have plugged it into the new namespace already.
-        const current = Netns.probe({ pid: c.pid });
-        info = current.alive && current.id === now.target.netnsId ? now.info : (await vs.reattach(n, { target: { container: c.id } })).info;
+        info = (await slotPluggedInto(c.pid, now.info)) ? now.info : (await vs.reattach(n, { target: { container: c.id } })).info;
       } else if (!now) {
         try {
           info = (
