@@ -27,7 +27,7 @@ import type { Operation } from './ovsdb/operations';
 import { OvsdbTransactionError } from './ovsdb/results';
 import type { BridgeRow, InterfaceRow, PortRow } from './ovsdb/schema/open-vswitch';
 import { ownerAlive, selfOwner } from './owner';
-import { deleteSwitchLinks, doomedGroup, openSwitchNetns, plugInternal, plugVeth, reaper, setGateway, switchLinks, type Nic } from './ovs/plumbing';
+import { deleteSwitchLinks, doomedGroup, openSwitchNetns, plugInternal, plugVeth, reaper, setGateway, switchLinks, teachGateway, type Nic } from './ovs/plumbing';
 import { K, SCHEMA_VERSION, SwitchDb, idsToObject } from './ovs/switch-db';
 import type { ContainerRuntime } from './runtime/container-runtime';
 import { Slot, type PortType, type SlotInfo, type SlotState, type SlotTarget, type SlotTargetInfo } from './slot';
@@ -657,6 +657,7 @@ export class VSwitch {
     crashPoint('attach:veth-created');
     const uuids = nics.map(() => ({ port: randomUUID(), iface: randomUUID() }));
     let nextCfg: number;
+    const taught = this.teach(nics[0].addr!);
     try {
       nextCfg = await this.commitClaim(n, this.claimOps(n, nics, r, uuids), uuids[0].port, r.timeoutMs);
     } catch (e) {
@@ -664,6 +665,7 @@ export class VSwitch {
       throw e;
     }
     crashPoint('attach:port-committed');
+    await taught;
     if (r.wait) {
       try {
         for (const u of uuids) await this.waitPort(n, u.iface, nextCfg, r.timeoutMs);
@@ -704,6 +706,7 @@ export class VSwitch {
       for (const u of uuids) await this.waitPort(n, u.iface, nextCfg, r.timeoutMs);
       crashPoint('attach:internal-applied');
       for (const nic of nics) await plugInternal({ switchNetns: r.sw, target: r.target.netns, nic, mtu: r.mtu });
+      await this.teach(nics[0].addr!);
       crashPoint('attach:internal-moved');
       crashPoint('attach:internal-configured');
       const { results } = await this.db.submit(
@@ -978,6 +981,11 @@ export class VSwitch {
     return report;
   }
 
+  /** Best effort: the gateway learns the slot's MAC without ARP (see teachGateway); a failure only costs broadcasts. */
+  private teach(a: SlotAddress): Promise<void> {
+    return teachGateway(this.netns, this.plan, a).catch(() => undefined);
+  }
+
   /** Puts the gateway address back on the bridge's device if it is missing (ovs-vswitchd recreates
    *  that device, without addresses, when it restarts). */
   private async repairGateway(sw: Netns): Promise<CleanupReport['gateway']> {
@@ -987,6 +995,12 @@ export class VSwitch {
     const want = [this.plan.gateway, ...(this.plan.gateway6 ? [this.plan.gateway6] : [])];
     if (want.every((w) => have.includes(w)) && dev.up) return 'ok';
     await setGateway(sw, this.plan, this.mtu);
+    await Promise.all(
+      this.ourPorts()
+        .map((p) => slotFromPortName(this.name, p.name))
+        .filter((n): n is number => n !== undefined && this.plan.isValidSlot(n))
+        .map((n) => this.teach(this.plan.addressOf(n))),
+    );
     return 'repaired';
   }
 

@@ -6,6 +6,7 @@ import { NetlinkError, type ErrorCode } from '../errors';
 import { checkAddress, delAddrRequest, formatAddress, newAddrRequest, type Address, type AddressSpec } from './addr';
 import { replyError, type Side } from './errors';
 import { lookupLink, setLinkRequest } from './link';
+import { checkNeighbor, delNeighRequest, formatNeighbor, newNeighRequest, type Neighbor, type NeighborSpec } from './neigh';
 import type { Netns } from './netns';
 import { LOOPBACK_IFINDEX } from './nl/constants';
 import type { Request } from './nl/message';
@@ -25,6 +26,8 @@ export interface InterfaceConfig {
   ipv6LinkLocal?: boolean;
   /** Default-route gateways, IPv4 and/or IPv6; each replaces the default route of its family. */
   defaultRoutes?: string[];
+  /** Permanent neighbour entries (ARP/NDP) on this interface, created or replaced. */
+  neighbors?: NeighborSpec[];
   routes?: RouteSpec[];
 }
 
@@ -43,6 +46,7 @@ export interface Plan {
   mac?: Buffer;
   ipv6LinkLocal: boolean;
   routes: Route[];
+  neighbors: Neighbor[];
 }
 
 export function checkConfig(c: InterfaceConfig): Plan {
@@ -52,6 +56,7 @@ export function checkConfig(c: InterfaceConfig): Plan {
     loopbackUp: c.loopbackUp ?? false,
     ipv6LinkLocal: c.ipv6LinkLocal ?? false,
     routes: [...(c.defaultRoutes ?? []).map(defaultRoute), ...(c.routes ?? []).map(checkRoute)],
+    neighbors: (c.neighbors ?? []).map(checkNeighbor),
   };
   if (c.mtu !== undefined) plan.mtu = checkMtu(c.mtu);
   if (c.mac !== undefined) plan.mac = parseMac(c.mac);
@@ -79,6 +84,7 @@ export function planSteps(index: number, name: string, p: Plan): Step[] {
     steps.push({ req: newAddrRequest(index, a), undo: delAddrRequest(index, a), tolerate: [17], action: `add address ${formatAddress(a)} to ${name}`, codes: { 22: 'BAD_ADDRESS' } });
   if (p.up) steps.push({ req: setLinkRequest({ index, up: true }), action: `bring up ${name}` });
   for (const r of p.routes) steps.push({ req: replaceRouteRequest(index, r), undo: delRouteRequest(index, r), action: `set route ${formatRoute(r)} on ${name}`, codes: { 22: 'BAD_ADDRESS' } });
+  for (const n of p.neighbors) steps.push({ req: newNeighRequest(index, n), undo: delNeighRequest(index, n), action: `add neighbour ${formatNeighbor(n)} on ${name}`, codes: { 22: 'BAD_ADDRESS' } });
   return steps;
 }
 

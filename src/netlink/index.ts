@@ -13,6 +13,8 @@ export type { LinkInfo, LinkRef, SetLinkOptions, MoveLinkOptions } from './link'
 export { listAddresses } from './addr';
 export type { AddrInfo, AddressSpec } from './addr';
 export { listRoutes } from './route';
+export { setNeighbors } from './neigh';
+export type { NeighborSpec } from './neigh';
 export type { RouteInfo, RouteSpec } from './route';
 export type { NetlinkErrorDetail, Side } from './errors';
 export { nativeStats, setNetlinkWorkers } from './addon';

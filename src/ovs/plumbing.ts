@@ -8,7 +8,8 @@ import { createVeths, type CreateVethOptions, type VethCreated } from '../netlin
 import { configureInterface } from '../netlink/configure';
 import { deleteLinkGroup, deleteLinks, listLinks, moveLink, type LinkInfo } from '../netlink/link';
 import { Netns } from '../netlink/netns';
-import type { AddressPlan, SlotAddress } from '../addressing';
+import { macFromIpv4, type AddressPlan, type SlotAddress } from '../addressing';
+import { setNeighbors, type NeighborSpec } from '../netlink/neigh';
 
 /** Opens the namespace where a vswitch's ovs-vswitchd runs (the caller's when no path is given). */
 export function openSwitchNetns(path: string | undefined): Netns {
@@ -20,7 +21,10 @@ export function doomedGroup(group: number): number {
   return (group ^ 0x80000000) >>> 0;
 }
 
-/** Folds veth creations that arrive in the same tick into one createVeths call. */
+/** Veths created per createVeths call. */
+const VETH_CHUNK = 200;
+
+/** Folds veth creations that arrive in the same tick into few createVeths calls. */
 class VethBatch {
   private queue: { o: CreateVethOptions; resolve(v: VethCreated): void; reject(e: unknown): void }[] = [];
   private scheduled = false;
@@ -37,13 +41,18 @@ class VethBatch {
 
   private async flush(): Promise<void> {
     this.scheduled = false;
-    const batch = this.queue;
+    const all = this.queue;
     this.queue = [];
-    try {
-      const settled = await createVeths(batch.map((b) => b.o));
-      settled.forEach((r, i) => (r.ok ? batch[i].resolve({ index: r.index, peerIndex: r.peerIndex }) : batch[i].reject(r.error)));
-    } catch (e) {
-      for (const b of batch) b.reject(e);
+    // In chunks, one after another: the first slots' claims and ovs-vswitchd's work on them then
+    // overlap with the kernel creating the rest.
+    for (let i = 0; i < all.length; i += VETH_CHUNK) {
+      const batch = all.slice(i, i + VETH_CHUNK);
+      try {
+        const settled = await createVeths(batch.map((b) => b.o));
+        settled.forEach((r, k) => (r.ok ? batch[k].resolve({ index: r.index, peerIndex: r.peerIndex }) : batch[k].reject(r.error)));
+      } catch (e) {
+        for (const b of batch) b.reject(e);
+      }
     }
   }
 }
@@ -110,8 +119,41 @@ function nicConfig(nic: Nic) {
     loopbackUp: true,
     ipv6LinkLocal: a.ipv6 !== undefined,
     defaultRoutes: [a.gateway, ...(a.gateway6 !== undefined ? [a.gateway6] : [])],
+    // The gateway's MAC follows from its address: no ARP or ND needed to reach it.
+    neighbors: [a.gateway, ...(a.gateway6 !== undefined ? [a.gateway6] : [])].map((address) => ({ address, mac: macFromIpv4(a.gateway) })),
   };
 }
+
+/**
+ * Teaches the gateway (the bridge's device) the slots' MACs, which follow from their addresses,
+ * so that traffic between slots and the gateway needs no ARP or ND broadcasts: on a userspace
+ * datapath each broadcast is copied to every port. Entries stay correct for as long as the plan
+ * lives, so detach leaves them; they go with the bridge. Concurrent calls share one batch.
+ */
+export function teachGateway(switchNetnsPath: string | undefined, plan: AddressPlan, a: SlotAddress): Promise<void> {
+  const key = `${switchNetnsPath ?? ''}#${plan.vswitch}`;
+  let b = gatewayBatches.get(key);
+  if (!b) {
+    b = { entries: [], waiters: [] };
+    gatewayBatches.set(key, b);
+    const batch = b;
+    setImmediate(() => {
+      gatewayBatches.delete(key);
+      const ns = openSwitchNetns(switchNetnsPath);
+      setNeighbors({ netns: ns, ifname: plan.vswitch, neighbors: batch.entries })
+        .then(
+          () => batch.waiters.forEach((w) => w.resolve()),
+          (e: unknown) => batch.waiters.forEach((w) => w.reject(e)),
+        )
+        .finally(() => ns.close());
+    });
+  }
+  b.entries.push({ address: a.ipv4, mac: a.mac }, ...(a.ipv6 !== undefined ? [{ address: a.ipv6, mac: a.mac }] : []));
+  const batch = b;
+  return new Promise((resolve, reject) => batch.waiters.push({ resolve, reject }));
+}
+
+const gatewayBatches = new Map<string, { entries: NeighborSpec[]; waiters: { resolve(): void; reject(e: unknown): void }[] }>();
 
 /** Moves an internal port's device from the vswitch's namespace into the target and configures it there. */
 export async function plugInternal(r: { switchNetns: Netns; target: Netns; nic: Nic; mtu?: number }): Promise<void> {
