@@ -131,6 +131,11 @@ describe('VSwitch (real OVS, userspace datapath, real namespaces)', function () 
       const v4 = eth0.addr_info.find((x) => x.family === 'inet')!;
       assert.equal(`${v4.local}/${v4.prefixlen}`, '10.10.0.1/24');
       assert.equal(v4.broadcast, '10.10.0.255');
+      // MACs follow from addresses: slot and gateway know each other without ARP
+      const neigh = await a.ipJson<{ dst: string; lladdr: string; state: string[] }[]>(['neigh']);
+      assert.ok(neigh.some((x) => x.dst === '10.10.0.254' && x.lladdr === '52:00:0a:0a:00:fe' && x.state.includes('PERMANENT')), JSON.stringify(neigh));
+      const gwNeigh = JSON.parse((await sh('ip', ['-n', f.sbns, '-j', 'neigh', 'show', 'dev', vs.name])).stdout) as { dst: string; lladdr: string; state: string[] }[];
+      assert.ok(gwNeigh.some((x) => x.dst === '10.10.0.1' && x.lladdr === '52:00:0a:0a:00:01' && x.state.includes('PERMANENT')), JSON.stringify(gwNeigh));
       const routes = await a.ipJson<{ dst: string; gateway?: string }[]>(['route']);
       assert.ok(routes.some((r) => r.dst === 'default' && r.gateway === '10.10.0.254'));
       assert.ok(await a.ping('10.10.0.2'));
