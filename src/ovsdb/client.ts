@@ -5,11 +5,11 @@
 
 import { EventEmitter } from 'node:events';
 import { EcdockError, OvsdbError } from '../errors';
-import { Connection, type RequestOptions } from './connection';
+import { Connection, hasNul, type RequestOptions } from './connection';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './framer';
 import { Monitor, normalizeMonitorTables, type MonitorHost, type MonitorTables } from './monitor';
 import type { Condition, Operation, OperationResult } from './operations';
-import { checkTransactResult, errorTag } from './results';
+import { OvsdbTransactionError, checkTransactResult, errorTag } from './results';
 import { checkSchema, type DatabaseSchema, type SchemaReport } from './schema';
 import { DEFAULT_URL, formatRemote, loadTls, openSocket, parseRemotes, type LoadedTls, type Remote, type TlsOptions } from './transport';
 import type { Row } from './datum';
@@ -183,6 +183,8 @@ export class OvsdbClient extends EventEmitter {
       cancelOnTimeout: true,
       ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
+    }).catch((e: unknown) => {
+      throw unsendable(e, operations);
     });
   }
 
@@ -668,4 +670,28 @@ function asOvsdbError(e: unknown): EcdockError {
 function bare(v: unknown): unknown {
   if (Array.isArray(v) && v[0] === 'set') return (v[1] as unknown[])[0];
   return v;
+}
+
+/**
+ * A transaction the connection refused to send (a NUL character, or a value JSON cannot carry),
+ * as the failure of the operation that holds it: the batcher then fails that submitter alone.
+ */
+function unsendable(e: unknown, operations: Operation[]): unknown {
+  const why = e instanceof OvsdbError ? (e.detail as { unsendable?: string } | undefined)?.unsendable : undefined;
+  if (!why) return e;
+  const opIndex = operations.findIndex((op) => {
+    try {
+      return hasNul(JSON.stringify(op));
+    } catch {
+      return true;
+    }
+  });
+  if (opIndex < 0) return e;
+  const op = operations[opIndex]!;
+  const what = 'table' in op ? `${op.op} ${op.table}` : op.op;
+  const details = why === 'nul' ? 'a string contains a NUL character, which ovsdb-server does not accept' : (e as Error).message;
+  return new OvsdbTransactionError(
+    { opIndex, tag: 'syntax error', details, results: [], op },
+    `OVSDB transaction not sent: operation ${opIndex} (${what}): ${details}`,
+  );
 }

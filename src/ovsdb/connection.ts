@@ -49,6 +49,14 @@ interface Pending {
 
 const MAX_ABANDONED = 4096;
 
+/** A JSON `\u0000` escape preceded by an even number of backslashes (else it is literal text). */
+const NUL_ESCAPE = /(?:^|[^\\])(?:\\\\)*\\u0000/;
+
+/** Whether JSON text carries a NUL character inside a string. */
+export function hasNul(text: string): boolean {
+  return text.includes('\\u0000') && NUL_ESCAPE.test(text);
+}
+
 export class Connection {
   readonly remote: Remote;
   /** Feature flags learned on this session (e.g. which monitor methods the server knows). */
@@ -105,6 +113,21 @@ export class Connection {
     if (this.closeError) return Promise.reject(this.closeError);
     if (o.signal?.aborted) return Promise.reject(this.canceledError(method));
     const id = this.nextId++;
+    let text: string;
+    try {
+      text = encodeRequest(id, method, params);
+    } catch (e) {
+      return Promise.reject(
+        new OvsdbError('BAD_ARGUMENT', `OVSDB ${method} not sent: its parameters cannot be written as JSON (${(e as Error).message})`, { cause: e, detail: { unsendable: 'json' } }),
+      );
+    }
+    // ovsdb-server drops the whole session when a string holds a NUL character, failing every
+    // other request on it: refuse this one alone, before it is sent.
+    if (hasNul(text)) {
+      return Promise.reject(
+        new OvsdbError('BAD_ARGUMENT', `OVSDB ${method} not sent: a string in it contains a NUL character, which ovsdb-server does not accept`, { detail: { unsendable: 'nul' } }),
+      );
+    }
     return new Promise<T>((resolve, reject) => {
       const timeoutMs = o.timeoutMs ?? this.opts.requestTimeoutMs;
       const p: Pending = {
@@ -129,7 +152,7 @@ export class Connection {
         p.cleanup = () => signal.removeEventListener('abort', onAbort);
       }
       this.pending.set(id, p);
-      this.write(encodeRequest(id, method, params));
+      this.write(text);
     });
   }
 
