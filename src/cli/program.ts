@@ -9,6 +9,7 @@ import { cleanupCommand } from './commands/cleanup';
 import { createVswitchCommand } from './commands/create-vswitch';
 import { deleteVswitchCommand } from './commands/delete-vswitch';
 import { demoCommand } from './commands/demo';
+import { getTestImagesCommand } from './commands/get-test-images';
 import { listCommand, listVswitchesCommand } from './commands/list';
 import { plugCommand, unplugCommand } from './commands/plug';
 import { restartCommand } from './commands/restart';
@@ -68,6 +69,7 @@ export function buildProgram(): Command {
     watchCommand,
     sandboxCommand,
     demoCommand,
+    getTestImagesCommand,
   ]) {
     program.addCommand(make());
   }

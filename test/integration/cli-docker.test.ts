@@ -126,6 +126,16 @@ describe('ec (CLI) with Docker', function () {
     });
   });
 
+  it('get-test-images imports the busybox image from the host, and does nothing when it is there', async () => {
+    const tag = `ecdock-cli-probe:${f.vswitchName('t')}`;
+    try {
+      assert.deepEqual(await ecOk(['get-test-images', '--tag', tag, '--json']), { image: tag, imported: true });
+      assert.deepEqual(await ecOk(['get-test-images', '--tag', tag, '--json']), { image: tag, imported: false });
+    } finally {
+      await sh('docker', ['rmi', '-f', tag], { allowFail: true });
+    }
+  });
+
   it('three containers started in slots ping each other by slot IP; the slot is picked when --slot is left out', async () => {
     const env = await vswitch();
     const s1 = await ecOk<Started>(['--json', '--slot=1', 'start', BUSYBOX_IMAGE, 'sleep', '3600'], { env });
