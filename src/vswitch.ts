@@ -133,6 +133,7 @@ function checkExternalIds(ids: unknown): Record<string, string> {
   for (const [k, v] of Object.entries(ids)) {
     if (k.startsWith('ecdock:')) throw new UsageError('BAD_ARGUMENT', `externalIds key "${k}": keys starting with "ecdock:" are ecdock's own`);
     if (typeof v !== 'string') throw new UsageError('BAD_ARGUMENT', `externalIds["${k}"] must be a string`);
+    if (k.includes('\0') || v.includes('\0')) throw new UsageError('BAD_ARGUMENT', `externalIds ${JSON.stringify(k)}: OVSDB strings cannot hold a NUL byte`);
   }
   return ids as Record<string, string>;
 }
@@ -477,6 +478,19 @@ export class VSwitch {
     const extra: Record<string, string> = {};
     for (const [k, v] of ids) if (!k.startsWith('ecdock:')) extra[k] = v;
     const mtu = ids.get(K.mtu);
+    // A target that cannot be plugged into must leave the slot as it was: check it before detaching.
+    const probe = await resolveTarget(o.target, this.runtime);
+    const sw = openSwitchNetns(this.netns);
+    try {
+      if (probe.netns.isCurrent() || probe.netns.isSameAs(sw)) {
+        throw new VSwitchError('HOST_NETNS_REFUSED', `refusing to plug slot ${n} into ${probe.netns.isCurrent() ? "this process's own" : "the vswitch's own"} network namespace (${probe.netns.label})`, {
+          detail: { target: o.target },
+        });
+      }
+    } finally {
+      sw.close();
+      probe.netns.close();
+    }
     await this.detach(n);
     return this.attach({
       slot: n,
