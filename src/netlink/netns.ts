@@ -27,6 +27,11 @@ const finalizer = new FinalizationRegistry<number>((fd) => {
   }
 });
 
+/** A path as messages show it: long ones cut, so that a hostile 5000-byte path does not fill logs. */
+function short(path: string): string {
+  return path.length > 200 ? `${path.slice(0, 160)}…(${path.length} bytes)` : path;
+}
+
 function describe(ref: NetnsRef): { path?: string; fd?: number; label: string } {
   if (ref === null || typeof ref !== 'object') throw new NetlinkError('BAD_ARGUMENT', 'a namespace reference must be { pid }, { path }, { fd } or { name }');
   if ('pid' in ref) {
@@ -35,11 +40,13 @@ function describe(ref: NetnsRef): { path?: string; fd?: number; label: string } 
   }
   if ('path' in ref) {
     if (typeof ref.path !== 'string' || !ref.path) throw new NetlinkError('BAD_ARGUMENT', 'a namespace path must be a non-empty string');
-    return { path: ref.path, label: ref.path };
+    // The kernel reads a path up to its first NUL: "/run/netns/a\0x" would open /run/netns/a.
+    if (ref.path.includes('\0')) throw new NetlinkError('BAD_ARGUMENT', `the namespace path ${JSON.stringify(short(ref.path))} contains a NUL byte`, { detail: { path: ref.path } });
+    return { path: ref.path, label: short(ref.path) };
   }
   if ('name' in ref) {
     const n = ref.name;
-    if (typeof n !== 'string' || !n || n.includes('/') || n === '.' || n === '..')
+    if (typeof n !== 'string' || !n || n.includes('/') || n.includes('\0') || n === '.' || n === '..')
       throw new NetlinkError('BAD_ARGUMENT', `${JSON.stringify(n)} is not a namespace name (as in "ip netns add NAME")`, { detail: { name: n } });
     const dir = NETNS_DIRS.find((d) => {
       try {
@@ -71,10 +78,15 @@ function openError(ref: NetnsRef, label: string, e: unknown): NetlinkError {
   switch (err.errno) {
     case 2: // ENOENT
     case 3: // ESRCH
+    case 20: // ENOTDIR: a path through a regular file
       return new NetlinkError('NETNS_GONE', 'pid' in ref ? `process ${ref.pid} does not exist (it has exited)` : `the network namespace ${label} does not exist`, { detail });
     case 1: // EPERM
     case 13: // EACCES
       return new NetlinkError('PERMISSION_DENIED', `not allowed to open the network namespace ${label}: ${err.message ?? ''} (needs root or CAP_SYS_ADMIN)`, { detail });
+    case 36: // ENAMETOOLONG
+      return new NetlinkError('BAD_ARGUMENT', `the namespace path ${label} is longer than the system allows`, { detail });
+    case 40: // ELOOP
+      return new NetlinkError('NOT_A_NETNS', `${label} is not a network namespace (a symbolic link loop)`, { detail });
     case 9: // EBADF
       return new NetlinkError('BAD_ARGUMENT', `${label} is not an open file descriptor`, { detail });
     default:
