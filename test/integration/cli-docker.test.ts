@@ -231,6 +231,25 @@ describe('ec (CLI) with Docker', function () {
     assert.ok(await pingsFrom(n.container.pid, '10.0.0.2'));
   });
 
+  it('ctrl-c during ec start undoes it: no container, no port left (or, if it came too late, a complete slot)', async () => {
+    const env = await vswitch();
+    const name = env.ECDOCK_VSWITCH!;
+    const p = new EcProcess(['--slot=1', 'start', BUSYBOX_IMAGE, 'sleep', '3600'], { env });
+    // Interrupt as soon as the container exists: between docker run and the end of plugging.
+    await eventually(async () => (await f.docker.inspect(`${name}-s01`)) !== undefined || p.child.exitCode !== null, 20_000, 10);
+    p.child.kill('SIGINT');
+    const code = await p.exited;
+    if (code === 0) {
+      assert.deepEqual(await f.portsOf(name), [`${name}-s01`], 'finished before the signal: a complete slot');
+      return;
+    }
+    assert.equal(code, 6, p.stderr);
+    assert.match(p.stderr, /interrupted by SIGINT: container \S+-s01 was removed and slot 1 freed \(code INTERRUPTED\)/);
+    assert.deepEqual(await f.portsOf(name), []);
+    assert.deepEqual(await f.containersOf(name), []);
+    assert.ok(!(await f.sandboxLinks()).some((l) => l.startsWith(`${name}-`)));
+  });
+
   it('docker kill, then ec cleanup: no port, no veth, no container left', async () => {
     const env = await vswitch();
     const name = env.ECDOCK_VSWITCH!;

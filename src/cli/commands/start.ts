@@ -1,10 +1,12 @@
 // ec [--slot=N] start [--internal] [--dual-nic] IMAGE [ARGS...]: a Docker container in a slot.
 // Everything after IMAGE goes to the container verbatim (quoting is kept, unlike ecDock's $*).
 import { Command } from 'commander';
+import { EcdockError } from '../../errors';
 import { action } from '../action';
 import { addGlobalOptions, parseIntOption } from '../context';
 import { startInSlot } from '../containers';
 import { slotLine } from '../slot-view';
+import { stopSlot } from './stop';
 
 export interface StartOpts {
   internal?: boolean;
@@ -53,22 +55,44 @@ export function startCommand(): Command {
       const mtu = parseIntOption(opts.mtu, '--mtu');
       const vlan = parseIntOption(opts.vlan, '--vlan');
       ctx.out.note(`starting ${image} in ${ctx.slotOption !== undefined ? `slot ${ctx.slotOption}` : 'the lowest free slot'} of ${vs.name}...`);
-      const { slot, container } = await startInSlot(vs, ctx.docker(), {
-        ...(ctx.slotOption !== undefined ? { slot: ctx.slotOption } : {}),
-        image,
-        args: rest ?? [],
-        portType: opts.internal ? 'internal' : 'veth',
-        dualNic: !!opts.dualNic,
-        ...(mtu !== undefined ? { mtu } : {}),
-        ...(vlan !== undefined ? { vlan } : {}),
-        ...(opts.privileged ? { privileged: true } : {}),
-        ...(opts.env?.length ? { env: opts.env } : {}),
-        ...(opts.hostname ? { hostname: opts.hostname } : {}),
-      });
-      ctx.out.result(`started container ${container.name} (${container.id.slice(0, 12)}): ${slotLine(slot.info)}`, {
-        slot: slot.info,
-        container: { id: container.id, name: container.name, image: container.image, pid: container.pid },
-      });
+      // ctrl-c halfway would leave a running container without its network: finish, then undo.
+      let interrupted: string | undefined;
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (interrupted === 'late') return;
+        if (interrupted) process.exit(130);
+        interrupted = sig;
+        ctx.out.note(`${sig}: finishing the start, then undoing it (again to quit at once)...`);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        const started = await startInSlot(vs, ctx.docker(), {
+          ...(ctx.slotOption !== undefined ? { slot: ctx.slotOption } : {}),
+          image,
+          args: rest ?? [],
+          portType: opts.internal ? 'internal' : 'veth',
+          dualNic: !!opts.dualNic,
+          ...(mtu !== undefined ? { mtu } : {}),
+          ...(vlan !== undefined ? { vlan } : {}),
+          ...(opts.privileged ? { privileged: true } : {}),
+          ...(opts.env?.length ? { env: opts.env } : {}),
+          ...(opts.hostname ? { hostname: opts.hostname } : {}),
+        });
+        const { slot, container } = started;
+        if (interrupted) {
+          await stopSlot(ctx, vs, slot.index, { timeoutS: 0 });
+          throw new EcdockError('INTERRUPTED', `interrupted by ${interrupted}: container ${container.name} was removed and slot ${slot.index} freed`);
+        }
+        ctx.out.result(`started container ${container.name} (${container.id.slice(0, 12)}): ${slotLine(slot.info)}`, {
+          slot: slot.info,
+          container: { id: container.id, name: container.name, image: container.image, pid: container.pid },
+        });
+      } finally {
+        // A signal from here on finds the work done and reported: ec exits normally.
+        interrupted ??= 'late';
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
     }),
   );
 }
