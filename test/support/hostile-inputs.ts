@@ -193,6 +193,7 @@ export const API_ROWS: HostileRow[] = [
   api('url', 'an unbracketed IPv6 host', 'BAD_URL', () => connect('tcp:::1:6640')),
   api('url', 'an unclosed IPv6 bracket', 'BAD_URL', () => connect('tcp:[::1:6640')),
   api('url', 'unix: without a path', 'BAD_URL', () => connect('unix:')),
+  api('url', 'a unix socket path longer than the 107 bytes Linux allows', 'BAD_URL', () => connect(`unix:/tmp/${'s'.repeat(120)}/db.sock`)),
   api('url', 'a garbage $ECDOCK_DB', 'BAD_URL', async () => {
     const old = process.env.ECDOCK_DB;
     process.env.ECDOCK_DB = 'carrier-pigeon:coop';
