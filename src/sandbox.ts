@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SandboxError } from './errors';
+import { UNIX_PATH_MAX } from './ovsdb/transport';
 
 export interface OvsSandboxOptions {
   /** Run dir; created 0700 if missing. Default: a fresh directory under the system temp dir. */
@@ -189,6 +190,13 @@ export class OvsSandbox {
     let dir: string;
     if (options.dir) {
       dir = path.resolve(options.dir);
+      // Clients reach the database through <dir>/db.sock, and a unix socket path holds 107 bytes.
+      const sock = Buffer.byteLength(path.join(dir, 'db.sock'));
+      if (sock > UNIX_PATH_MAX) {
+        throw new SandboxError('SANDBOX_FAILED', `the sandbox dir ${dir} is too long: its socket path would be ${sock} bytes, and a unix socket path holds at most ${UNIX_PATH_MAX}; use a shorter dir`, {
+          detail: { dir },
+        });
+      }
       await fs.mkdir(dir, { recursive: true, mode: 0o700 });
       await fs.chmod(dir, 0o700);
     } else {

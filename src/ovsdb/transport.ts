@@ -10,6 +10,8 @@ import { OvsdbError, UsageError } from '../errors';
 
 export const DEFAULT_PORT = 6640;
 export const DEFAULT_URL = 'unix:/var/run/openvswitch/db.sock';
+/** Longest unix socket path Linux accepts (sun_path is 108 bytes with its NUL). */
+export const UNIX_PATH_MAX = 107;
 
 export type Remote = { kind: 'unix'; path: string } | { kind: 'tcp' | 'ssl'; host: string; port: number };
 
@@ -36,6 +38,8 @@ export function parseRemotes(url: string): Remote[] {
     if (method === 'cid') continue;
     if (method === 'unix') {
       if (!rest) throw badUrl(url, 'unix: needs a socket path');
+      // sockaddr_un holds 108 bytes with the NUL; a longer path would be cut and name another file.
+      if (Buffer.byteLength(rest) > UNIX_PATH_MAX) throw badUrl(url, `the socket path is ${Buffer.byteLength(rest)} bytes long; Linux allows at most ${UNIX_PATH_MAX}`);
       out.push({ kind: 'unix', path: rest });
       continue;
     }
