@@ -76,7 +76,16 @@ export function restartCommand(): Command {
       let info;
       if (now && now.target?.kind === 'container' && now.target.ref === c.id) {
         // A follower (ec watch) may have plugged it into the new namespace already.
-        info = (await slotPluggedInto(c.pid, now.info)) ? now.info : (await vs.reattach(n, { target: { container: c.id } })).info;
+        try {
+          info = (await slotPluggedInto(c.pid, now.info)) ? now.info : (await vs.reattach(n, { target: { container: c.id } })).info;
+        } catch (e) {
+          // A follower (ec watch) re-plugging it at the same moment: fine if it ended plugged.
+          if (!isEcdockError(e, 'NO_SUCH_SLOT') && !isEcdockError(e, 'SLOT_TAKEN')) throw e;
+          await new Promise((r) => setTimeout(r, 500));
+          const held = await vs.slot(n);
+          if (!held || held.target?.ref !== c.id || !(await slotPluggedInto(c.pid, held.info))) throw e;
+          info = held.info;
+        }
       } else if (!now) {
         try {
           info = (
