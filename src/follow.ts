@@ -107,6 +107,7 @@ export interface ContainerFollower {
 }
 
 const ACTIONS: readonly ContainerEventAction[] = ['start', 'restart', 'die', 'destroy'];
+const GONE_MEANWHILE = ['CONTAINER_NOT_RUNNING', 'NO_SUCH_CONTAINER', 'NETNS_GONE'] as const;
 
 /**
  * Keeps the slots of labelled containers in step with the containers:
@@ -260,6 +261,17 @@ export class ContainerFollower extends EventEmitter {
 
   /** Plugs slot n into the container's current namespace unless it is plugged there already. */
   private async replug(vsName: string, n: number, ref: string, source: FollowEvent['source']): Promise<void> {
+    try {
+      await this.replugOnce(vsName, n, ref, source);
+    } catch (e) {
+      // The container stopped or went while we plugged it: its own die/destroy events follow.
+      // (dockerd may still call a container running whose process is already gone.)
+      if (GONE_MEANWHILE.some((code) => isEcdockError(e, code))) return;
+      throw e;
+    }
+  }
+
+  private async replugOnce(vsName: string, n: number, ref: string, source: FollowEvent['source']): Promise<void> {
     const c = await this.runtime.inspect(ref);
     if (!c || !c.running || c.pid <= 0) return; // gone or stopped again meanwhile: its own events follow
     const vs = await this.openIfOurs(vsName, c.labels);
