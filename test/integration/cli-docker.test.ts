@@ -57,8 +57,10 @@ describe('ec (CLI) with Docker', function () {
     let env: Record<string, string | undefined>;
     before(async function () {
       // The README's default vswitch, ovs0: its containers are ovs0-sNN in dockerd's global namespace.
-      const left = await f.docker.inspect('ovs0-s01');
-      if (left) throw new Error(`a container named ovs0-s01 exists already (${left.id}); remove it to run this test`);
+      // Another run of this suite on the same dockerd holds it for a few seconds: wait for that.
+      await eventually(async () => (await f.docker.inspect('ovs0-s01')) === undefined, 60_000, 250).catch(async () => {
+        throw new Error(`a container named ovs0-s01 exists already (${(await f.docker.inspect('ovs0-s01'))?.id}); remove it to run this test`);
+      });
       env = { ...f.env(), ECDOCK_VSWITCH: undefined };
       switches.push('ovs0');
     });
