@@ -284,6 +284,13 @@ export class AddressPlan {
     return undefined;
   }
 
+  /** Whether two plans' IPv4 subnets share any address. */
+  overlaps(other: AddressPlan): boolean {
+    const end = this.networkInt + 2 ** (32 - this.prefixLength) - 1;
+    const otherEnd = other.networkInt + 2 ** (32 - other.prefixLength) - 1;
+    return this.networkInt <= otherEnd && other.networkInt <= end;
+  }
+
   equals(other: AddressPlan): boolean {
     return this.vswitch === other.vswitch && this.cidr === other.cidr && this.ipv6Prefix === other.ipv6Prefix;
   }

@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   NO_FREE_SLOT: 'conflict',
   VSWITCH_EXISTS: 'conflict',
   VSWITCH_PLAN_MISMATCH: 'conflict',
+  SUBNET_IN_USE: 'conflict',
   LINK_EXISTS: 'conflict',
   NAME_TAKEN: 'conflict',
   NOT_OURS: 'conflict',

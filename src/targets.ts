@@ -64,12 +64,15 @@ export async function resolveTarget(t: SlotTarget, runtime: () => ContainerRunti
   return { netns, info: { kind: 'container', ref: c.id, name: c.name, netnsId: netns.id } };
 }
 
-export type Liveness = 'alive' | 'stopped' | 'gone';
+export type Liveness = 'alive' | 'stopped' | 'gone' | 'unknown';
 
 /**
- * Whether a recorded target is still what the slot was plugged into. A pid whose namespace has
- * another identity (pid reused) or a path now holding another namespace count as gone. A
- * container that exists but is not running is `stopped`.
+ * Whether a recorded target is still there. A pid whose namespace has another identity (pid
+ * reused) or a path that no longer leads to a namespace is `gone`. A container that exists but is
+ * not running is `stopped`; a container that runs is `alive` even if it restarted into a new
+ * namespace (the slot then needs re-plugging: its veth died with the old one). Namespace inode
+ * numbers are reused by the kernel, so identity can only prove "gone", never "the same".
+ * `unknown` when the runtime cannot be asked (dockerd down): callers must then keep the slot.
  */
 export async function targetLiveness(info: SlotTargetInfo, runtime: () => ContainerRuntime): Promise<Liveness> {
   switch (info.kind) {
@@ -78,10 +81,13 @@ export async function targetLiveness(info: SlotTargetInfo, runtime: () => Contai
     case 'netns':
       return Netns.probe({ path: info.ref }, info.netnsId).alive ? 'alive' : 'gone';
     case 'container': {
-      const c = await runtime().inspect(info.ref);
-      if (!c) return 'gone';
-      if (!c.running || c.pid <= 0) return 'stopped';
-      return Netns.probe({ pid: c.pid }, info.netnsId).alive ? 'alive' : 'stopped';
+      try {
+        const c = await runtime().inspect(info.ref);
+        if (!c) return 'gone';
+        return c.running && c.pid > 0 ? 'alive' : 'stopped';
+      } catch {
+        return 'unknown';
+      }
     }
   }
 }

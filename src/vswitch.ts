@@ -31,7 +31,7 @@ import { deleteSwitchLinks, doomedGroup, openSwitchNetns, plugInternal, plugVeth
 import { K, SCHEMA_VERSION, SwitchDb, idsToObject } from './ovs/switch-db';
 import type { ContainerRuntime } from './runtime/container-runtime';
 import { Slot, type PortType, type SlotInfo, type SlotState, type SlotTarget, type SlotTargetInfo } from './slot';
-import { checkTarget, dockerRuntime, resolveTarget, targetLiveness } from './targets';
+import { checkTarget, dockerRuntime, resolveTarget, targetLiveness, type Liveness } from './targets';
 
 export interface VSwitchCreateOptions {
   name: string;
@@ -245,6 +245,16 @@ export class VSwitch {
 
     // Refuse before writing anything if the switch's namespace cannot be opened.
     openSwitchNetns(o.netns).close();
+    // Two bridges in one namespace with overlapping subnets would fight over the routes to them.
+    for (const other of await VSwitch.list(ovs)) {
+      if ((other.netns ?? '') === (o.netns ?? '') && other.plan.overlaps(plan)) {
+        throw new VSwitchError(
+          'SUBNET_IN_USE',
+          `vswitch ${other.name} already uses ${other.plan.subnet}, which overlaps ${plan.subnet}, in the same network namespace; pick another subnet`,
+          { detail: { other: other.name, subnet: other.plan.subnet } },
+        );
+      }
+    }
     const group = VSwitch.newGroup(db);
     const ifUuid = randomUUID();
     const portUuid = randomUUID();
@@ -727,6 +737,9 @@ export class VSwitch {
         uuids.map((u) => this.db.o.mutate('Port', [['_uuid', '==', u.port]], [['external_ids', 'delete', [K.state, K.owner] as unknown as Map<string, string>]])),
       );
       if (results.some((x) => (x as { count?: number }).count !== 1)) throw new VSwitchError('NO_SUCH_SLOT', `slot ${n} was removed while it was being attached`);
+      // The replica has the update before the reply on this connection; wait anyway, cheaply, so
+      // the returned slot can never read as still attaching.
+      await this.db.mon.waitFor(() => (uuids.every((u) => !this.db.portByUuid(u.port)?.external_ids.has(K.state)) ? true : undefined), r.timeoutMs);
     } catch (e) {
       await this.detachSlot(n).catch(() => undefined);
       throw e;
@@ -899,29 +912,30 @@ export class VSwitch {
     }
   }
 
-  private async stateOf(p: PortRow, links: Map<string, LinkInfo>): Promise<{ state: SlotState; error?: string; liveness?: string }> {
+  /**
+   * A slot's state from its port, its link and its target:
+   * - veth: the link dies with the target's namespace (lazily: the kernel tears namespaces down
+   *   asynchronously, so a pid or path target that is gone makes a ghost even while it lingers);
+   * - a container that is stopped, or that restarted into a new namespace, keeps its slot `down`
+   *   (a follower re-plugs it); only a container that no longer exists makes a ghost;
+   * - when the runtime cannot be asked, nothing is called a ghost.
+   */
+  private async stateOf(p: PortRow, links: Map<string, LinkInfo>): Promise<{ state: SlotState; error?: string; liveness?: Liveness }> {
     const iface = this.db.ifaceOf(p);
     if (p.external_ids.get(K.state) === 'attaching') return { state: 'attaching' };
-    const type = this.portTypeOf(p);
     const target = this.targetOf(p);
-    if (type === 'veth') {
+    const liveness: Liveness = target ? await targetLiveness(target, this.runtime) : 'gone';
+    if (liveness === 'gone') return { state: 'ghost', liveness };
+    if (liveness === 'stopped') return { state: 'down', liveness };
+    const failed = iface?.error || iface?.ofport === -1;
+    if (this.portTypeOf(p) === 'veth') {
       const link = links.get(p.name);
-      if (!link) {
-        // The veth dies with its namespace. A stopped container keeps its slot (down) until removed.
-        if (target?.kind === 'container' && (await targetLiveness(target, this.runtime).catch(() => 'gone')) === 'stopped') return { state: 'down' };
-        return { state: 'ghost' };
-      }
-      // The kernel removes a dead namespace's links asynchronously: a pid or path target that is
-      // gone makes a ghost even while its veth lingers (cheap to ask: one open and fstat).
-      if (target && target.kind !== 'container' && (await targetLiveness(target, this.runtime)) === 'gone') return { state: 'ghost' };
-      if (iface?.error || iface?.ofport === -1) return { state: 'error', ...(iface?.error ? { error: iface.error } : {}) };
-      return { state: link.operState === 'up' || link.operState === 'unknown' ? 'up' : 'down' };
+      if (!link) return { state: target?.kind === 'container' ? 'down' : 'ghost', liveness };
+      if (failed) return { state: 'error', liveness, ...(iface?.error ? { error: iface.error } : {}) };
+      return { state: link.operState === 'up' || link.operState === 'unknown' ? 'up' : 'down', liveness };
     }
-    const live = target ? await targetLiveness(target, this.runtime).catch(() => 'gone' as const) : 'gone';
-    if (live === 'gone') return { state: 'ghost' };
-    if (live === 'stopped') return { state: 'down' };
-    if (iface?.error || iface?.ofport === -1) return { state: 'error', ...(iface?.error ? { error: iface.error } : {}) };
-    return { state: 'up' };
+    if (failed) return { state: 'error', liveness, ...(iface?.error ? { error: iface.error } : {}) };
+    return { state: 'up', liveness };
   }
 
   /**
@@ -960,9 +974,9 @@ export class VSwitch {
           if (!ownerAlive(p.external_ids.get(K.owner))) drop(ports, 'stale-claim');
           continue;
         }
-        const { state } = await this.stateOf(p, links);
-        if (state === 'ghost') drop(ports, this.portTypeOf(p) === 'veth' ? 'link-gone' : 'target-gone');
-        else if (state === 'down' && o.stoppedContainers && this.targetOf(p)?.kind === 'container') drop(ports, 'container-stopped');
+        const { state, liveness } = await this.stateOf(p, links);
+        if (state === 'ghost') drop(ports, liveness === 'gone' ? 'target-gone' : 'link-gone');
+        else if (liveness === 'stopped' && o.stoppedContainers) drop(ports, 'container-stopped');
       }
       // veths of ours without a port: a crashed attach, once its owner is dead. A veth with no
       // owner yet is being set up right now by its creator, or its creator died in between: look

@@ -73,6 +73,13 @@ describe('VSwitch (real OVS, userspace datapath, real namespaces)', function () 
       assert.equal(await f.snapshot(), before);
     });
 
+    it('refuses a subnet that overlaps another vswitch in the same namespace (SUBNET_IN_USE), changing nothing', async () => {
+      await f.vswitch({ subnet: '10.6.0.254/16' });
+      const before = await f.snapshot();
+      await rejectsCode(VSwitch.create(f.ovs, { name: uniqueName('ov'), subnet: '10.6.7.254/24', usermode: true, netns: f.sb.netns }), 'SUBNET_IN_USE');
+      assert.equal(await f.snapshot(), before);
+    });
+
     it('without the openvswitch kernel module, a kernel-datapath vswitch fails KERNEL_DATAPATH_UNAVAILABLE and leaves no bridge', async function () {
       if ((await sh('sh', ['-c', 'test -d /sys/module/openvswitch'], { allowFail: true })).code === 0) this.skip();
       const before = await f.snapshot();
@@ -376,9 +383,10 @@ describe('VSwitch (real OVS, userspace datapath, real namespaces)', function () 
       ...ATTACH_VETH_POINTS.map((p) => [p, 'veth'] as [CrashPoint, 'veth']),
       ...ATTACH_INTERNAL_POINTS.map((p) => [p, 'internal'] as [CrashPoint, 'internal']),
     ];
-    for (const [point, portType] of points) {
+    points.forEach(([point, portType], i) => {
       it(`${portType} attach killed at ${point}: cleanup leaves no ghost, orphan or stale claim, and the slot attaches again`, async () => {
-        const vs = await f.vswitch({ subnet: '10.40.0.254/24' });
+        const net = `10.40.${i}`;
+        const vs = await f.vswitch({ subnet: `${net}.254/24` });
         const ns = await f.netns();
         const r = await runWorker({ db: f.sb.dbUrl, vswitch: vs.name, targets: [ns.path], slot: 5, portType, crashAt: point });
         assert.equal(r.signal, 'SIGKILL', `the worker should have died at ${point}: ${r.out}`);
@@ -390,18 +398,18 @@ describe('VSwitch (real OVS, userspace datapath, real namespaces)', function () 
         if (slots.length) {
           // the crash came after the slot was complete: it is kept, and works
           assert.deepEqual(ports, [`${vs.name}-s05`]);
-          assert.ok(await ns.ping('10.40.0.254'));
+          assert.ok(await ns.ping(`${net}.254`));
         } else {
           assert.deepEqual(ports, [], `report ${JSON.stringify(report)}`);
           assert.deepEqual(links, []);
           assert.equal((await ns.ipJson<{ ifname: string }[]>(['link'])).length, 1, 'nothing left in the target');
           const again = await vs.attach({ slot: 5, target: { netns: ns.path }, portType });
           assert.equal(again.state, 'up');
-          assert.ok(await ns.ping('10.40.0.254'));
+          assert.ok(await ns.ping(`${net}.254`));
         }
         await vs.destroy();
       });
-    }
+    });
 
     for (const point of ['attach:veth-created'] as CrashPoint[]) {
       it(`veth attach killed at ${point}: the next attach of that slot repairs it without cleanup`, async () => {
