@@ -508,3 +508,38 @@ export class OvsCluster {
     await fs.rm(this.dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * A scratch network namespace for demos and trials (`ip netns add`), with a ping from inside.
+ * Like the daemons above, it lives here so that this file stays the only one that runs tools.
+ */
+export class ScratchNetns {
+  readonly name: string;
+  private constructor(name: string) {
+    this.name = name;
+  }
+  get path(): string {
+    return `/var/run/netns/${this.name}`;
+  }
+  static async create(name: string): Promise<ScratchNetns> {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new SandboxError('SANDBOX_FAILED', `"${name}" cannot name a scratch namespace`);
+    await runTool('ip', ['netns', 'add', name]);
+    return new ScratchNetns(name);
+  }
+  /** One ICMP echo from inside this namespace (retried: the first may race neighbour setup). */
+  async ping(address: string, tries = 3): Promise<boolean> {
+    if (!/^[0-9A-Fa-f:.]+$/.test(address)) throw new SandboxError('SANDBOX_FAILED', `"${address}" is not an IP address`);
+    for (let i = 0; i < tries; i++) {
+      try {
+        await runTool('ip', ['netns', 'exec', this.name, 'ping', ...(address.includes(':') ? ['-6'] : []), '-c1', '-W1', address], undefined, 5000);
+        return true;
+      } catch {
+        /* no answer this time */
+      }
+    }
+    return false;
+  }
+  async remove(): Promise<void> {
+    await runTool('ip', ['netns', 'del', this.name]);
+  }
+}

@@ -1,13 +1,12 @@
 // ec demo: everything on a fresh machine, no Docker needed: a private OVS (sandbox), a userspace
 // vswitch demo0 on 10.0.0.254/24, three network namespaces in slots 1-3, a ping matrix, and a
-// teardown that runs however the demo ends (failure, ctrl-c). The CLI may spawn `ip` and `ping`
-// here; the library never does.
-import { execFile } from 'node:child_process';
+// teardown that runs however the demo ends (failure, ctrl-c). The namespaces and pings come from
+// the sandbox module, the one place in ecdock that runs tools.
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import { EcdockError } from '../../errors';
 import { OvsdbClient } from '../../ovsdb/client';
-import { OvsSandbox } from '../../sandbox';
+import { OvsSandbox, ScratchNetns } from '../../sandbox';
 import type { SlotInfo } from '../../slot';
 import { VSwitch } from '../../vswitch';
 import { action } from '../action';
@@ -17,28 +16,6 @@ import { formatTable } from '../output';
 import { SLOT_COLUMNS, slotRow } from '../slot-view';
 
 const SLOTS = [1, 2, 3];
-
-function run(file: string, args: string[], timeoutMs = 10_000): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(file, args, { timeout: timeoutMs }, (err, _stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
-      resolve({ code, stderr: String(stderr) });
-    });
-  });
-}
-
-async function must(file: string, args: string[]): Promise<void> {
-  const r = await run(file, args);
-  if (r.code !== 0) throw new EcdockError('SANDBOX_FAILED', `${file} ${args.join(' ')} failed: ${r.stderr.trim() || `exit ${r.code}`}`);
-}
-
-/** One ping from a namespace, retried: the first packet may race the slot's ARP entry. */
-async function ping(ns: string, address: string): Promise<boolean> {
-  for (let i = 0; i < 3; i++) {
-    if ((await run('ip', ['netns', 'exec', ns, 'ping', '-c1', '-W1', address])).code === 0) return true;
-  }
-  return false;
-}
 
 export interface PingResult {
   from: number;
@@ -77,7 +54,7 @@ export function demoCommand(): Command {
       };
       const tag = randomBytes(3).toString('hex');
       const namespaces = SLOTS.map((n) => `ecdemo-${tag}-${n}`);
-      const made: string[] = [];
+      const made: ScratchNetns[] = [];
       let sb: OvsSandbox | undefined;
       let ovs: OvsdbClient | undefined;
       let vs: VSwitch | undefined;
@@ -90,10 +67,7 @@ export function demoCommand(): Command {
         vs = await VSwitch.create(ovs, { name: 'demo0', subnet: '10.0.0.254/24', usermode: true, ...(sb.netns ? { netns: sb.netns } : {}) });
         check();
         ctx.out.note(`3. plugging three network namespaces into slots ${SLOTS.join(', ')} (ec plug --netns)...`);
-        for (const ns of namespaces) {
-          await must('ip', ['netns', 'add', ns]);
-          made.push(ns);
-        }
+        for (const ns of namespaces) made.push(await ScratchNetns.create(ns));
         const slots: SlotInfo[] = [];
         for (const [i, n] of SLOTS.entries()) slots.push((await vs.attach({ slot: n, target: { netns: `/var/run/netns/${namespaces[i]}` } })).info);
         check();
@@ -104,7 +78,7 @@ export function demoCommand(): Command {
           for (const to of [...SLOTS, 'gateway' as const]) {
             if (to === from) continue;
             const address = to === 'gateway' ? vs.plan.gateway : vs.addressOf(to).ipv4;
-            jobs.push(ping(namespaces[i]!, address).then((ok) => ({ from, to, address, ok })));
+            jobs.push(made[i]!.ping(address).then((ok) => ({ from, to, address, ok })));
           }
         }
         const pings = await Promise.all(jobs);
@@ -130,10 +104,7 @@ export function demoCommand(): Command {
         const errors: string[] = [];
         if (vs) await vs.destroy().catch((e: Error) => errors.push(`vswitch: ${e.message}`));
         ovs?.close();
-        for (const ns of made) {
-          const r = await run('ip', ['netns', 'del', ns]);
-          if (r.code !== 0) errors.push(`netns ${ns}: ${r.stderr.trim()}`);
-        }
+        for (const ns of made) await ns.remove().catch((e: Error) => errors.push(`netns ${ns.name}: ${e.message}`));
         if (sb) await sb.stop().catch((e: Error) => errors.push(`sandbox: ${e.message}`));
         process.off('SIGINT', onInt);
         process.off('SIGTERM', onTerm);
