@@ -16,6 +16,8 @@ export type { ErrorCode, ErrorKind } from './errors';
 export { VSwitch } from './vswitch';
 export type { VSwitchCreateOptions, VSwitchOpenOptions, AttachOptions, SlotEvent, CleanupOptions, CleanupReport } from './vswitch';
 export { Slot } from './slot';
+export { ContainerFollower, CONTAINER_LABELS, containerLabels, labelsMatch, slotPluggedInto } from './follow';
+export type { FollowerRuntime, ContainerFollowerOptions, FollowEvent } from './follow';
 export type { SlotInfo, SlotState, SlotTarget, SlotTargetInfo, PortType } from './slot';
 export { AddressPlan, macFromIpv4, slotPortName } from './addressing';
 export type { SlotAddress } from './addressing';
@@ -31,6 +33,8 @@ export {
   cond,
   mut,
   decodeRows,
+  insertedUuid,
+  checkSchema,
   openVswitchSchema,
 } from './ovsdb';
 export type {
@@ -46,18 +50,57 @@ export type {
   Mutation,
   Row,
   DatabaseSchema,
+  TypedSchema,
+  SchemaReport,
+  TypedOps,
+  BatcherOptions,
+  BatchResult,
   TlsOptions,
 } from './ovsdb';
 export type * from './ovsdb/schema/open-vswitch';
 
 // Network namespaces and links
-export { Netns, createVeth, createVeths, configureInterface, getLink, listLinks, setLink, moveLink, deleteLink, deleteLinkGroup, listAddresses, listRoutes } from './netlink';
-export type { NetnsRef, LinkInfo, AddrInfo, RouteInfo, CreateVethOptions, ConfigureOptions } from './netlink';
+export {
+  Netns,
+  createVeth,
+  createVeths,
+  configureInterface,
+  getLink,
+  listLinks,
+  setLink,
+  moveLink,
+  deleteLink,
+  deleteLinks,
+  deleteLinkGroup,
+  listAddresses,
+  listRoutes,
+  setNeighbors,
+} from './netlink';
+export type {
+  NetnsRef,
+  NetnsProbe,
+  LinkInfo,
+  AddrInfo,
+  RouteInfo,
+  CreateVethOptions,
+  CreateVethsOptions,
+  VethCreated,
+  VethSettled,
+  VethPeerOptions,
+  ConfigureOptions,
+  InterfaceConfig,
+  SetLinkOptions,
+  MoveLinkOptions,
+  AddressSpec,
+  RouteSpec,
+  NeighborSpec,
+  NetlinkErrorDetail,
+} from './netlink';
 
 // Container runtimes
 export { DockerRuntime, ContainerEvents } from './runtime';
-export type { ContainerRuntime, RuntimeContainer, ContainerInfo, ContainerEvent } from './runtime';
+export type { ContainerRuntime, RuntimeContainer, ContainerInfo, ContainerEvent, CreateContainerOptions, AttachResult } from './runtime';
 
 // A private OVS for tests and demos
-export { OvsSandbox, OvsCluster } from './sandbox';
+export { OvsSandbox, OvsCluster, ScratchNetns } from './sandbox';
 export type { OvsSandboxOptions, OvsClusterOptions } from './sandbox';
