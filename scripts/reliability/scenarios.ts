@@ -261,18 +261,25 @@ export async function killAtRandomMoments(
   const calRun = await runWorkerKilled({ db: f.sb.dbUrl, vswitch: vs.name, targets: cal.map((n) => n.path) }, 120_000);
   if (calRun.code !== 0) throw new Error(`calibration worker failed: ${calRun.out}`);
   const maxDelay = o.maxDelayMs ?? Math.round(calRun.ms * 1.2);
+  // Node's own start and loading ecdock take part of a worker's life; killing then tests nothing,
+  // so the moments start at about that point.
+  const bootRun = await runWorkerKilled({ db: 'unix:/nonexistent/ecdock-boot-probe.sock', vswitch: vs.name, targets: [] }, 60_000);
+  const minDelay = o.maxDelayMs !== undefined ? 0 : Math.round(Math.min(bootRun.ms * 0.6, maxDelay * 0.5));
   const rounds: { delayMs: number; killed: boolean; job: string; violations: string[] }[] = [];
   const outcomes: Outcomes = { attempted: 0, completed: 0, typed: {}, untyped: [], hung: 0 };
   let lastInv: InvariantReport | undefined;
   const all: string[] = [];
   let killedCount = 0;
+  let repaired = 0;
+  let cleanedPorts = 0;
+  let cleanedLinks = 0;
   for (let r = 0; r < o.rounds; r++) {
     const nss = await makeNamespaces(f, o.perRound, 'eck-');
     const portType = rand() < 0.3 ? 'internal' : 'veth';
     const current = await vs.slots();
     const detach = r % 3 === 2 && current.length ? current[Math.floor(rand() * current.length)]!.index : undefined;
     const job = detach !== undefined ? { db: f.sb.dbUrl, vswitch: vs.name, targets: [], detach } : { db: f.sb.dbUrl, vswitch: vs.name, targets: nss.map((n) => n.path), portType };
-    const delayMs = Math.round(rand() * maxDelay);
+    const delayMs = minDelay + Math.round(rand() * (maxDelay - minDelay));
     const run = await runWorkerKilled(job, delayMs);
     if (run.killed) killedCount++;
     outcomes.attempted++;
@@ -296,6 +303,9 @@ export async function killAtRandomMoments(
     const byNs = new Map<TestNetns, boolean | undefined>(detach !== undefined ? [] : nss.map((ns) => [ns, known] as [TestNetns, boolean | undefined]));
     const v = await verify(f, vs, byNs, { ping: o.ping ?? true });
     lastInv = v.invariants;
+    if (run.killed && (v.figures.cleanedPorts || v.figures.cleanedLinks)) repaired++;
+    cleanedPorts += v.figures.cleanedPorts ?? 0;
+    cleanedLinks += v.figures.cleanedLinks ?? 0;
     rounds.push({ delayMs, killed: run.killed, job: detach !== undefined ? `detach ${detach}` : `attach ${o.perRound} ${portType}`, violations: v.violations });
     for (const s of v.violations) all.push(`round ${r} (${rounds[r]!.job}, killed at ${delayMs} ms: ${run.killed}): ${s}`);
     o.log?.(`round ${r}: ${rounds[r]!.job} kill@${delayMs}ms killed=${run.killed} slots=${v.invariants.slots} ${v.violations.length ? 'VIOLATION ' + v.violations.join('; ') : 'ok'}`);
@@ -309,7 +319,18 @@ export async function killAtRandomMoments(
     outcomes,
     invariants: lastInv!,
     violations: all,
-    figures: { rounds: o.rounds, killed: killedCount, finishedBeforeKill: o.rounds - killedCount, maxDelayMs: maxDelay, workerMs: calRun.ms },
+    figures: {
+      rounds: o.rounds,
+      killed: killedCount,
+      finishedBeforeKill: o.rounds - killedCount,
+      minDelayMs: minDelay,
+      maxDelayMs: maxDelay,
+      workerMs: calRun.ms,
+      bootMs: bootRun.ms,
+      roundsCleanupRepaired: repaired,
+      cleanedPorts,
+      cleanedLinks,
+    },
     rounds,
   };
 }
