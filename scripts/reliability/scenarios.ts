@@ -222,7 +222,10 @@ export function runWorkerKilled(job: Record<string, unknown>, killAfterMs: numbe
   return new Promise((resolve) => {
     const t0 = Date.now();
     let killed = false;
-    const child = execFile(process.execPath, [WORKER, JSON.stringify(job)], { timeout: 120_000 }, (err, stdout) => {
+    // Under scripts/reliability/asan.sh the sanitized addon needs libasan preloaded in the worker too.
+    const asan = process.env.ECDOCK_ASAN_PRELOAD;
+    const env = asan ? { ...process.env, LD_PRELOAD: asan, ASAN_OPTIONS: 'detect_leaks=0' } : process.env;
+    const child = execFile(process.execPath, [WORKER, JSON.stringify(job)], { timeout: 120_000, env }, (err, stdout) => {
       clearTimeout(timer);
       const e = err as (Error & { code?: number }) | null;
       resolve({ killed, code: e ? (typeof e.code === 'number' ? e.code : null) : 0, out: String(stdout), ms: Date.now() - t0 });
