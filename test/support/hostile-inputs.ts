@@ -207,6 +207,17 @@ export const API_ROWS: HostileRow[] = [
   api('url', 'a unix socket that does not exist', 'OVSDB_UNREACHABLE', () => connect('unix:/var/run/ecdock-no-such-dir/db.sock')),
   api('url', 'a unix "socket" that is a regular file', 'OVSDB_UNREACHABLE', () => connect('unix:/etc/hostname')),
   api('url', 'a TCP port where nothing listens', 'OVSDB_UNREACHABLE', (c) => connect(`tcp:127.0.0.1:${c.closedPort}`)),
+  api('ovsdb', 'a raw transact with a NUL in a string (the real ovsdb-server would drop the session)', 'OVSDB_TXN_FAILED', async (c) => {
+    let dropped = false;
+    const onDrop = () => (dropped = true);
+    c.f.ovs.once('disconnect', onDrop);
+    try {
+      await c.f.ovs.transact('Open_vSwitch', [{ op: 'select', table: 'Bridge', where: [['name', '==', 'x\u0000y']] }]);
+    } finally {
+      c.f.ovs.off('disconnect', onDrop);
+      if (dropped || !c.f.ovs.connected) throw new Error('the OVSDB session was dropped');
+    }
+  }),
   // ---- TLS files ----
   api('tls', 'ssl: without a CA', 'BAD_TLS_FILES', (c) => connect(`ssl:127.0.0.1:${c.closedPort}`, { tls: { key: c.files.key, cert: c.files.cert } })),
   api('tls', 'a CA file that does not exist', 'BAD_TLS_FILES', (c) => connect(`ssl:127.0.0.1:${c.closedPort}`, { tls: { ca: c.files.missing } })),
