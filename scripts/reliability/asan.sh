@@ -23,7 +23,7 @@ echo "==> building the addon with -fsanitize=address,undefined"
 ( cd "$work" && CXXFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -g -O1" LDFLAGS="-fsanitize=address,undefined" \
     "$root/node_modules/.bin/node-gyp" rebuild --debug --nodedir=/usr >"$work/build.log" 2>&1 ) || { cat "$work/build.log"; exit 1; }
 addon="$work/build/Debug/ecdock_native.node"
-nm -D "$addon" | grep -q __asan_report || { echo "asan: the addon is not instrumented"; exit 1; }
+syms="$(nm -D "$addon")"; grep -q __asan_report <<<"$syms" || { echo "asan: the addon is not instrumented"; exit 1; }
 
 # Children (ip, ovs tools, worker processes) must not inherit the preload; node workers get it back.
 cat >"$work/clean-env.js" <<'JS'
