@@ -34,6 +34,8 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     const r = await fc.check(make(), { numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: seconds * 1000, seed });
     const ms = Date.now() - t0;
+    // Let timers and immediates queued by the last runs fire before measuring.
+    await new Promise((r) => setTimeout(r, 200));
     const grew = heapMb() - h0;
     if (r.failed) failed++;
     const row = mdRow([name, r.numRuns, `${(ms / 1000).toFixed(0)} s`, `${grew.toFixed(1)} MB`, r.failed ? `**FAIL** (seed ${seed}, path ${r.counterexamplePath}): ${String(r.errorInstance).slice(0, 300)}` : 'pass']);

@@ -146,7 +146,9 @@ export function sessionProperty() {
     ].map((p) => p.then(() => 'ok', (e: unknown) => e));
     for (const chunk of splitAt(bytes, points)) socket.emit('data', chunk);
     socket.emit('close');
-    const settled = await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(() => r('hung'), 1000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const settled = await Promise.race([Promise.all(pending), new Promise((r) => (timer = setTimeout(() => r('hung'), 1000)))]);
+    clearTimeout(timer);
     if (settled === 'hung') throw new Error('session: a pending request never settled after the peer closed');
     for (const r of settled as unknown[]) {
       if (r === 'ok') continue;
