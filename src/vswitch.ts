@@ -27,7 +27,7 @@ import type { Operation } from './ovsdb/operations';
 import { OvsdbTransactionError } from './ovsdb/results';
 import type { BridgeRow, InterfaceRow, PortRow } from './ovsdb/schema/open-vswitch';
 import { ownerAlive, selfOwner } from './owner';
-import { deleteSwitchLinks, doomedGroup, openSwitchNetns, plugInternal, plugVeth, reaper, setGateway, switchLinks, teachGateway, type Nic } from './ovs/plumbing';
+import { deleteSwitchLinks, doomedGroup, openSwitchNetns, pinMacs, plugInternal, plugVeth, reaper, setGateway, switchLinks, teachGateway, type Nic } from './ovs/plumbing';
 import { K, SCHEMA_VERSION, SwitchDb, idsToObject } from './ovs/switch-db';
 import type { ContainerRuntime } from './runtime/container-runtime';
 import { Slot, type PortType, type SlotInfo, type SlotState, type SlotTarget, type SlotTargetInfo } from './slot';
@@ -698,6 +698,7 @@ export class VSwitch {
         throw e;
       }
       crashPoint('attach:vswitchd-applied');
+      await this.pin(nics, r.vlan);
     }
     return this.slotFromCache(n) ?? new Slot(this, this.describe(n, this.db.portByUuid(uuids[0].port)!, 'up'));
   }
@@ -729,6 +730,7 @@ export class VSwitch {
     try {
       for (const u of uuids) await this.waitPort(n, u.iface, nextCfg, r.timeoutMs);
       crashPoint('attach:internal-applied');
+      await this.pin(nics, r.vlan);
       for (const nic of nics) await plugInternal({ switchNetns: r.sw, target: r.target.netns, nic, mtu: r.mtu });
       await this.teach(nics[0].addr!);
       crashPoint('attach:internal-moved');
@@ -1009,6 +1011,14 @@ export class VSwitch {
     return report;
   }
 
+  /** Best effort: the slot's MACs become static MAC-table entries (see pinMacs); a failure only costs floods. */
+  private async pin(nics: Nic[], vlan: number | undefined): Promise<void> {
+    await pinMacs(
+      this.ovs.url,
+      nics.map((nic) => ({ bridge: this.name, port: nic.portName, vlan: vlan ?? 0, mac: nic.mac })),
+    ).catch(() => false);
+  }
+
   /** Best effort: the gateway learns the slot's MAC without ARP (see teachGateway); a failure only costs broadcasts. */
   private teach(a: SlotAddress): Promise<void> {
     return teachGateway(this.netns, this.plan, a).catch(() => undefined);
@@ -1023,12 +1033,21 @@ export class VSwitch {
     const want = [this.plan.gateway, ...(this.plan.gateway6 ? [this.plan.gateway6] : [])];
     if (want.every((w) => have.includes(w)) && dev.up) return 'ok';
     await setGateway(sw, this.plan, this.mtu);
-    await Promise.all(
-      this.ourPorts()
+    // A restarted ovs-vswitchd also forgot the static MAC entries.
+    const ports = this.ourPorts();
+    await Promise.all([
+      ...ports
         .map((p) => slotFromPortName(this.name, p.name))
         .filter((n): n is number => n !== undefined && this.plan.isValidSlot(n))
         .map((n) => this.teach(this.plan.addressOf(n))),
-    );
+      pinMacs(
+        this.ovs.url,
+        ports.flatMap((p) => {
+          const mac = this.db.ifaceOf(p)?.external_ids.get('attached-mac');
+          return mac ? [{ bridge: this.name, port: p.name, vlan: p.tag ?? 0, mac }] : [];
+        }),
+      ).catch(() => false),
+    ]);
     return 'repaired';
   }
 

@@ -10,6 +10,7 @@ import { deleteLinkGroup, deleteLinks, listLinks, moveLink, type LinkInfo } from
 import { Netns } from '../netlink/netns';
 import { macFromIpv4, type AddressPlan, type SlotAddress } from '../addressing';
 import { setNeighbors, type NeighborSpec } from '../netlink/neigh';
+import { findVswitchdCtl, unixctl } from './unixctl';
 
 /** Opens the namespace where a vswitch's ovs-vswitchd runs (the caller's when no path is given). */
 export function openSwitchNetns(path: string | undefined): Netns {
@@ -229,4 +230,55 @@ export async function switchLinks(switchNetns: Netns, group: number): Promise<Ma
 /** Deletes every slot link of a vswitch at once. */
 export function deleteSwitchLinks(switchNetns: Netns, group: number): Promise<void> {
   return deleteLinkGroup({ netns: switchNetns, group });
+}
+
+export interface FdbEntry {
+  bridge: string;
+  port: string;
+  vlan: number;
+  mac: string;
+}
+
+const fdbBatches = new Map<string, { entries: FdbEntry[]; waiters: { resolve(): void; reject(e: unknown): void }[] }>();
+
+/**
+ * Puts slots' MACs in the bridge's MAC table as static entries (ovs-vswitchd's `fdb/add`), so that
+ * traffic to a slot that has not spoken yet is not flooded: on a userspace datapath the first
+ * ping to each of 1000 fresh slots would otherwise be copied to every port (measured: 3 s until
+ * 1000 slots answer, 0.35 s with the entries). Concurrent calls share one control connection.
+ * Resolves false when no control socket of ovs-vswitchd can be found for that database.
+ */
+export function pinMacs(dbUrl: string, entries: FdbEntry[]): Promise<boolean> {
+  let b = fdbBatches.get(dbUrl);
+  if (!b) {
+    b = { entries: [], waiters: [] };
+    fdbBatches.set(dbUrl, b);
+    const batch = b;
+    setImmediate(() => {
+      fdbBatches.delete(dbUrl);
+      void (async () => {
+        const ctl = await findVswitchdCtl(dbUrl);
+        if (!ctl) return false;
+        const results = await unixctl(
+          ctl,
+          batch.entries.map((e) => ({ method: 'fdb/add', params: [e.bridge, e.port, String(e.vlan), e.mac] })),
+        );
+        const bad = results.find((r): r is { ok: false; error: string } => !r.ok);
+        if (bad) throw new Error(`fdb/add refused: ${bad.error}`);
+        return true;
+      })().then(
+        (ok) => batch.waiters.forEach((w) => (ok ? w.resolve() : w.reject(new Error('no ovs-vswitchd control socket')))),
+        (e: unknown) => batch.waiters.forEach((w) => w.reject(e)),
+      );
+    });
+  }
+  b.entries.push(...entries);
+  const batch = b;
+  return new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject })).then(
+    () => true,
+    (e: unknown) => {
+      if (e instanceof Error && e.message === 'no ovs-vswitchd control socket') return false;
+      throw e;
+    },
+  );
 }

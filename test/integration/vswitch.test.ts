@@ -202,6 +202,10 @@ describe('VSwitch (real OVS, userspace datapath, real namespaces)', function () 
       await vs.attach({ slot: 3, target: { netns: c.path }, vlan: 10 });
       const tag = (await sh('ovs-vsctl', [`--db=${f.sb.dbUrl}`, 'get', 'Port', `${vs.name}-s02`, 'tag'])).stdout.trim();
       assert.equal(tag, '20');
+      // slots' MACs are static entries of the MAC table, on their VLAN: no flooding to find them
+      const fdb = await f.sb.appctl('ovs-vswitchd', 'fdb/show', vs.name);
+      assert.match(fdb, /\s2\s+20\s+52:00:0a:0d:00:02\s+static/);
+      assert.match(fdb, /\s1\s+10\s+52:00:0a:0d:00:01\s+static/);
       assert.ok(await a.ping('10.13.0.3'));
       assert.equal(await a.ping('10.13.0.2', { timeoutS: 1 }), false);
       assert.equal(await b.ping('10.13.0.3', { timeoutS: 1 }), false);

@@ -1,0 +1,91 @@
+// ovs-appctl's protocol spoken directly: JSON-RPC 1.0 on a daemon's control socket, with the same
+// framing and message rules as OVSDB (so the OVSDB framer and adapter serve both). Used for what
+// OVSDB cannot say, such as static MAC table entries.
+
+import { promises as fs } from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { OvsdbError } from '../errors';
+import { JsonFramer } from '../ovsdb/framer';
+import { classify, describeRpcError, encodeRequest } from '../ovsdb/jsonrpc';
+
+export interface UnixctlCall {
+  method: string;
+  params: string[];
+}
+
+export type UnixctlResult = { ok: true; result: string } | { ok: false; error: string };
+
+/** Sends the calls on one connection, pipelined; resolves with one result per call, in order. */
+export function unixctl(ctlPath: string, calls: UnixctlCall[], timeoutMs = 5000): Promise<UnixctlResult[]> {
+  return new Promise((resolve, reject) => {
+    const results: (UnixctlResult | undefined)[] = new Array(calls.length).fill(undefined);
+    let pending = calls.length;
+    const sock = net.createConnection({ path: ctlPath });
+    const timer = setTimeout(() => fail(new OvsdbError('OVSDB_TIMEOUT', `${ctlPath} did not answer ${pending} of ${calls.length} control requests within ${timeoutMs} ms`)), timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      sock.destroy();
+    };
+    const fail = (e: unknown) => {
+      done();
+      reject(e);
+    };
+    const framer = new JsonFramer((text) => {
+      const m = classify(JSON.parse(text));
+      const id = Number((m.message as { id?: unknown }).id);
+      if (!Number.isInteger(id) || id < 0 || id >= calls.length || results[id]) return;
+      results[id] = m.type === 'error' ? { ok: false, error: describeRpcError(m.error) } : { ok: true, result: String((m.message as { result?: unknown }).result ?? '') };
+      if (--pending === 0) {
+        done();
+        resolve(results as UnixctlResult[]);
+      }
+    });
+    sock.on('connect', () => sock.write(calls.map((c, i) => encodeRequest(i, c.method, c.params)).join('')));
+    sock.on('data', (d: Buffer) => {
+      try {
+        framer.push(d);
+      } catch (e) {
+        fail(e);
+      }
+    });
+    sock.on('error', (e) => fail(new OvsdbError('OVSDB_UNREACHABLE', `cannot talk to the control socket ${ctlPath}: ${e.message}`, { cause: e })));
+    sock.on('close', () => {
+      if (pending) fail(new OvsdbError('OVSDB_CONNECTION_LOST', `${ctlPath} closed with ${pending} control requests unanswered`));
+    });
+    if (!calls.length) {
+      done();
+      resolve([]);
+    }
+  });
+}
+
+async function isSocket(p: string): Promise<boolean> {
+  try {
+    return (await fs.stat(p)).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * ovs-vswitchd's control socket for the OVS whose database is at `dbUrl`, found the way OVS lays
+ * out a run dir: next to a unix db socket, `ovs-vswitchd.ctl` (an explicit --unixctl, as the
+ * sandbox does) or `ovs-vswitchd.<pid>.ctl` (the default) with the pid from `ovs-vswitchd.pid`.
+ * Undefined when there is none to be found (a tcp: database, another host).
+ */
+export async function findVswitchdCtl(dbUrl: string): Promise<string | undefined> {
+  const first = dbUrl.split(',')[0] ?? '';
+  if (!first.startsWith('unix:')) return undefined;
+  const dir = path.dirname(first.slice('unix:'.length));
+  const named = path.join(dir, 'ovs-vswitchd.ctl');
+  if (await isSocket(named)) return named;
+  try {
+    const pid = parseInt(await fs.readFile(path.join(dir, 'ovs-vswitchd.pid'), 'utf8'), 10);
+    const byPid = path.join(dir, `ovs-vswitchd.${pid}.ctl`);
+    if (pid > 0 && (await isSocket(byPid))) return byPid;
+  } catch {
+    /* no pidfile */
+  }
+  return undefined;
+}
