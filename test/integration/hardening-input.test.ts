@@ -13,6 +13,7 @@ import { CLI_ROWS } from '../support/hostile-cli-inputs';
 import { API_ROWS, type HostileContext } from '../support/hostile-inputs';
 import { requireRoot, sh } from '../support/env';
 import { startSwitchFixture } from '../support/switch';
+import { SERVER_CERT, SERVER_KEY } from '../support/hostile-tls';
 
 const ROWS = [...API_ROWS, ...CLI_ROWS];
 
@@ -36,7 +37,8 @@ describe('hardening: hostile input (a typed error with a stable code, and nothin
       };
       await fs.writeFile(files.notPem, 'this is not a certificate\n');
       await fs.mkdir(files.dir);
-      await sh('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=ecdock-hostile', '-days', '1', '-keyout', files.key, '-out', files.cert]);
+      await fs.writeFile(files.key, SERVER_KEY);
+      await fs.writeFile(files.cert, SERVER_CERT);
       const vs = await f.vswitch({ subnet: '10.77.0.254/24' });
       const [attached, free] = [await f.netns('ech-'), await f.netns('ech-')];
       await vs.attach({ slot: 1, target: { netns: attached.path } });

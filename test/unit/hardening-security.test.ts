@@ -3,7 +3,6 @@
 // runs through a shell; `ssl:` verifies the server's certificate by default and offers no switch
 // to turn that off.
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import { promises as fs, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -11,6 +10,7 @@ import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { isEcdockError } from '../../src/errors';
 import { OvsdbClient } from '../../src/ovsdb/client';
+import { OTHER_CERT, OTHER_KEY, SERVER_CERT, SERVER_KEY } from '../support/hostile-tls';
 
 const DIST_SRC = path.join(__dirname, '..', '..', 'src');
 
@@ -83,17 +83,12 @@ describe('hardening: security (built package, no root)', function () {
     let port = 0;
     const pair = (name: string) => ({ key: path.join(tmp, `${name}-key.pem`), cert: path.join(tmp, `${name}-cert.pem`) });
 
-    before(async function () {
-      try {
-        execFileSync('openssl', ['version'], { stdio: 'ignore' });
-      } catch {
-        this.skip();
-      }
+    before(async () => {
       tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ecdock-sec-'));
-      for (const name of ['server', 'other', 'client']) {
-        const p = pair(name);
-        execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=ecdock-${name}`, '-days', '1', '-keyout', p.key, '-out', p.cert], { stdio: 'ignore' });
-      }
+      await fs.writeFile(pair('server').key, SERVER_KEY);
+      await fs.writeFile(pair('server').cert, SERVER_CERT);
+      await fs.writeFile(pair('other').key, OTHER_KEY);
+      await fs.writeFile(pair('other').cert, OTHER_CERT);
       // A TLS server that answers OVSDB echo and list_dbs, with the "server" certificate.
       server = tls.createServer({ key: await fs.readFile(pair('server').key), cert: await fs.readFile(pair('server').cert) }, (sock) => {
         let buf = '';
