@@ -1,8 +1,9 @@
 // DockerRuntime against the real dockerd: lifecycle, labels, events, attach through a real pty, and
 // bad inputs that must leave nothing behind. Every container is created under a fresh name and
 // force-removed by id afterwards, pass or fail.
+import { underPty as ptyOf } from '../support/pty';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -194,24 +195,11 @@ describe('DockerRuntime (real dockerd)', function () {
       procs = [];
     });
 
-    /** `script` gives the child a pty of 30x100; output accumulates in out(). */
+    /** The attach child under a pty of 30x100 (support/pty.ts). */
     function underPty(ref: string) {
-      const p = spawn('script', ['-qfec', `stty cols 100 rows 30; exec ${process.execPath} ${child} ${ref}`, '/dev/null']);
-      procs.push(p);
-      let out = '';
-      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      p.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      const exited = new Promise<number | null>((resolve) => p.on('exit', resolve));
-      const waitFor = async (re: RegExp, ms = 10_000): Promise<RegExpMatchArray> => {
-        const end = Date.now() + ms;
-        for (;;) {
-          const m = out.match(re);
-          if (m) return m;
-          if (Date.now() > end) throw new Error(`no ${re} in pty output within ${ms} ms: ${JSON.stringify(out.slice(-2000))}`);
-          await new Promise((r) => setTimeout(r, 25));
-        }
-      };
-      return { type: (s: string) => p.stdin.write(s), waitFor, exited, out: () => out };
+      const pty = ptyOf([process.execPath, child, ref]);
+      procs.push(pty.proc);
+      return pty;
     }
 
     it('types a command, follows the window size, detaches with ctrl-p ctrl-q and restores the terminal', async () => {

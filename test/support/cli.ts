@@ -1,6 +1,7 @@
 // Running the built `ec` as users do, as a child process against a private OVS: one-shot runs with
 // their exit code and output, long-running ones (ec watch) read line by line, ec attach under a
 // pseudo-terminal, and snapshots of everything a failed command must not have changed.
+import { underPty, type Pty } from './pty';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { OvsdbClient } from '../../src/ovsdb/client';
@@ -89,29 +90,9 @@ export class EcProcess {
   }
 }
 
-/**
- * `ec ARGS` under a pseudo-terminal (util-linux `script`), 30 rows by 100 columns: type() writes
- * keystrokes, waitFor() polls what the terminal showed.
- */
-export function ecUnderPty(args: string[], env: Record<string, string | undefined>) {
-  const quoted = [process.execPath, EC, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const full = { ...process.env, ...env };
-  for (const [k, v] of Object.entries(full)) if (v === undefined) delete full[k];
-  const p = spawn('script', ['-qfec', `stty cols 100 rows 30; exec ${quoted}`, '/dev/null'], { env: full });
-  let out = '';
-  p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  p.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => p.on('exit', resolve));
-  const waitFor = async (re: RegExp, ms = 10_000): Promise<RegExpMatchArray> => {
-    const end = Date.now() + ms;
-    for (;;) {
-      const m = out.match(re);
-      if (m) return m;
-      if (Date.now() > end) throw new Error(`no ${re} in pty output within ${ms} ms: ${JSON.stringify(out.slice(-2000))}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
-  return { proc: p, type: (s: string) => p.stdin.write(s), waitFor, exited, out: () => out };
+/** `ec ARGS` under a pseudo-terminal (see support/pty.ts). */
+export function ecUnderPty(args: string[], env: Record<string, string | undefined>): Pty {
+  return underPty([process.execPath, EC, ...args], env);
 }
 
 /** One ping from a process's network namespace (nsenter from util-linux, the host's ping). */
