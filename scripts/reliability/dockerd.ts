@@ -1,7 +1,9 @@
 // Issue 6, faults: dockerd restarted under the container follower (`ec watch` runs a
 // ContainerFollower, src/follow.ts). Never part of `npm test`: restarting dockerd disturbs
 // everything else that uses it.
-//   node dist/scripts/reliability/dockerd.js [--containers 5] [--system]
+//   node dist/scripts/reliability/dockerd.js [--containers 5] [--system] [--in-process]
+// The follower is the real `ec watch --json` process (dist/src/cli/main.js), or with --in-process a
+// ContainerFollower (what `ec watch` runs) in this process.
 // By default the scenario runs against a private dockerd it starts itself (own socket, data root
 // and exec root in a temp dir, vfs storage, no bridge, no iptables), so the machine's dockerd and
 // whoever uses it are left alone. With --system it restarts the system dockerd instead: the pid
@@ -23,6 +25,7 @@ import { closeSync, existsSync, openSync, promises as fs, readFileSync } from 'n
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ContainerFollower, containerLabels, type FollowEvent } from '../../src/follow';
+import type { OvsdbClient } from '../../src/ovsdb/client';
 import { ensureBusyboxImage } from '../../src/runtime/busybox-image';
 import { DockerRuntime } from '../../src/runtime/docker';
 import { pidAlive, stopPid } from '../../src/sandbox';
@@ -119,8 +122,75 @@ async function slotsPing(vs: VSwitch, rt: DockerRuntime, ids: Map<number, string
   return bad;
 }
 
+/** A follower of the slots' containers: `ec watch` in its own process, or a ContainerFollower here. */
+interface Watcher {
+  stop(): Promise<void>;
+  /** Waits until queued work is done (in process), or a moment (ec watch). */
+  idle(): Promise<void>;
+}
+
+async function inProcess(ovs: OvsdbClient, rt: DockerRuntime, vswitch: string, events: { type: string; slot: number }[], errors: string[]): Promise<Watcher> {
+  const follower = new ContainerFollower(ovs, { runtime: rt, vswitch });
+  for (const type of ['replugged', 'freed', 'down'] as const) follower.on(type, (e: FollowEvent) => events.push({ type, slot: e.slot }));
+  follower.on('error', (e) => errors.push(`${e.code}: ${e.message}`));
+  await follower.start();
+  return { stop: () => follower.stop(), idle: () => follower.idle() };
+}
+
+const EC = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
+
+/** Runs `ec watch --json` against this OVS and dockerd; its JSON lines become events. */
+async function ecWatch(db: string, vswitch: string, socket: string, events: { type: string; slot: number }[], errors: string[]): Promise<Watcher> {
+  const child = spawn(process.execPath, [EC, 'watch', '--json', '--db', db, '--vswitch', vswitch], {
+    env: { ...process.env, DOCKER_HOST: `unix://${socket}` },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  let ready: () => void = () => undefined;
+  const started = new Promise<void>((r) => (ready = r));
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    let nl: number;
+    while ((nl = out.indexOf('\n')) >= 0) {
+      const line = out.slice(0, nl).trim();
+      out = out.slice(nl + 1);
+      if (!line) continue;
+      try {
+        const ev = JSON.parse(line) as { event?: string; slot?: number; error?: { code: string; message: string } };
+        if (ev.event === 'error') errors.push(`${ev.error?.code}: ${ev.error?.message}`);
+        else if (ev.event) events.push({ type: ev.event, slot: Number(ev.slot) });
+        ready();
+      } catch {
+        /* a note */
+      }
+    }
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+    if (/watching/.test(err)) ready();
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  // Ready when it says so, or after its reconcile pass had time to run.
+  await Promise.race([started, sleep(5000), exited]);
+  if (child.exitCode !== null) throw new Error(`ec watch exited ${child.exitCode}: ${err.trim()}`);
+  return {
+    stop: async () => {
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, sleep(10_000).then(() => 'timeout' as const)]);
+      if (code === 'timeout') {
+        child.kill('SIGKILL');
+        errors.push('ec watch did not stop on SIGTERM within 10 s');
+      } else if (code !== 0) errors.push(`ec watch exited ${code} on SIGTERM: ${err.trim().slice(-300)}`);
+    },
+    idle: () => sleep(1000).then(() => undefined),
+  };
+}
+
 async function main(): Promise<void> {
   const useSystem = process.argv.includes('--system');
+  // Default: the real `ec watch` process; --in-process drives a ContainerFollower directly.
+  const useEc = !process.argv.includes('--in-process');
   const ci = process.argv.indexOf('--containers');
   const n = ci >= 0 ? Number(process.argv[ci + 1]) : 5;
   const started = new Date();
@@ -130,7 +200,7 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   const bad: string[] = [];
   const f = await startSwitchFixture();
-  let follower: ContainerFollower | undefined;
+  let follower: Watcher | undefined;
   const made: string[] = [];
   let rt = new DockerRuntime({ socketPath: d.socket });
   try {
@@ -147,15 +217,10 @@ async function main(): Promise<void> {
       ids.set(slot, c.id);
       await vs.attach({ slot, target: { container: c.id } });
     }
-    const events: FollowEvent[] = [];
+    const events: { type: string; slot: number }[] = [];
     const errors: string[] = [];
     const start = async () => {
-      follower = new ContainerFollower(f.ovs, { runtime: rt, vswitch: vs.name });
-      follower.on('replugged', (e) => events.push({ ...e, how: e.how ?? 'reattach' }));
-      follower.on('freed', (e) => events.push(e));
-      follower.on('down', (e) => events.push(e));
-      follower.on('error', (e) => errors.push(`${e.code}: ${e.message}`));
-      await follower.start();
+      follower = useEc ? await ecWatch(f.sb.dbUrl, vs.name, d.socket, events, errors) : await inProcess(f.ovs, rt, vs.name, events, errors);
     };
     await start();
     const p1 = await slotsPing(vs, rt, ids);
@@ -196,7 +261,7 @@ async function main(): Promise<void> {
       p3 = await slotsPing(vs, rt, ids);
     }
     const replugMs = Date.now() - t1;
-    const replugged = events.slice(before).filter((e) => e.slot && (e as { how?: string }).how !== undefined).length;
+    const replugged = events.slice(before).filter((e) => e.type === 'replugged').length;
     // one container removed: its slot is freed by the follower
     const [gone, goneId] = [...ids][0]!;
     await rt.remove(goneId, { force: true });
@@ -284,7 +349,7 @@ async function main(): Promise<void> {
     }
     if (!useSystem && existsSync(tmp)) await fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
   }
-  process.stdout.write(`\ndockerd restart under the container follower: ${started.toISOString()}, ${useSystem ? 'the system dockerd' : 'a private dockerd'}, load average at end ${await loadAverage()} (2 cores, shared machine)\n\n`);
+  process.stdout.write(`\ndockerd restart under ${useEc ? '`ec watch` (a separate process)' : 'a ContainerFollower in this process'}: ${started.toISOString()}, ${useSystem ? 'the system dockerd' : 'a private dockerd'}, load average at end ${await loadAverage()} (2 cores, shared machine)\n\n`);
   process.stdout.write(['| phase | containers | result | verdict |', '|---|---|---|---|', ...rows].join('\n') + '\n');
   process.exitCode = bad.length ? 1 : 0;
 }
