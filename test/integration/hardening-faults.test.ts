@@ -4,7 +4,10 @@
 // error, and after cleanup there is no ghost port, no orphan veth, no stale claim, and every slot
 // is up and pings its gateway.
 import { strict as assert } from 'node:assert';
-import { killAtRandomMoments, ovsdbRestartDuringAttaches, vswitchdRestartDuringAttaches, type ScenarioResult } from '../../scripts/reliability/scenarios';
+import { killAtRandomMoments, makeNamespaces, ovsdbRestartDuringAttaches, vswitchdRestartDuringAttaches, type ScenarioResult } from '../../scripts/reliability/scenarios';
+import type { EcdockError } from '../../src/errors';
+import { OvsdbClient } from '../../src/ovsdb/client';
+import { VSwitch } from '../../src/vswitch';
 import { eventually, requireRoot, sh } from '../support/env';
 import { checkInvariants, violations } from '../support/invariants';
 import { startSwitchFixture, type SwitchFixture } from '../support/switch';
@@ -71,6 +74,30 @@ describe('hardening: faults (private OVS, real namespaces)', function () {
     const r = await vswitchdRestartDuringAttaches(f!, { n: 20, before: 10, delayMs: 30, downMs: 300 });
     expectClean(r);
     assert.equal(r.figures.keptSlotsBefore, 10);
+  });
+
+  it('two clients attaching veth and internal slots at once (automatic slots): every attach completes', async () => {
+    // Without coordination both clients pick the same lowest free slot: the veth's link and the
+    // internal port's device then want the same name in ovs-vswitchd's namespace.
+    const outcomes: Record<string, number> = {};
+    for (let round = 0; round < 3; round++) {
+      const vs = await f!.vswitch({ subnet: `10.${56 + round}.0.254/24` });
+      const other = await OvsdbClient.connect(f!.sb.dbUrl);
+      try {
+        const vs2 = await VSwitch.open(other, vs.name);
+        const [a, b] = [await makeNamespaces(f!, 10, 'ecr-'), await makeNamespaces(f!, 10, 'ecr-')];
+        const rs = await Promise.all([
+          ...a.map((ns) => vs.attach({ target: { netns: ns.path }, portType: 'veth' }).then(() => 'veth ok', (e: EcdockError) => `veth ${e.code}`)),
+          ...b.map((ns) => vs2.attach({ target: { netns: ns.path }, portType: 'internal' }).then(() => 'internal ok', (e: EcdockError) => `internal ${e.code}`)),
+        ]);
+        for (const r of rs) outcomes[r] = (outcomes[r] ?? 0) + 1;
+        await vs.cleanup();
+        assert.deepEqual(violations(await checkInvariants(vs, { sbns: f!.sbns })), []);
+      } finally {
+        other.close();
+      }
+    }
+    assert.deepEqual(outcomes, { 'veth ok': 30, 'internal ok': 30 });
   });
 
   it('the attaching process SIGKILLed at 10 random moments (seeded), cleanup after each', async () => {
