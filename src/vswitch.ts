@@ -716,7 +716,7 @@ export class VSwitch {
     return true;
   }
 
-  private async attachInternal(n: number, r: SlotRequest): Promise<Slot> {
+  private async attachInternal(n: number, r: SlotRequest, attempt = 0): Promise<Slot> {
     const nics = this.nicsOf(n, r);
     for (const nic of nics) if (this.db.port(nic.portName)) throw new SlotBusy(`port ${nic.portName} exists`);
     await this.db.settled(
@@ -744,6 +744,14 @@ export class VSwitch {
       await this.db.mon.waitFor(() => (uuids.every((u) => !this.db.portByUuid(u.port)?.external_ids.has(K.state)) ? true : undefined), r.timeoutMs);
     } catch (e) {
       await this.detachSlot(n).catch(() => undefined);
+      // Another client's veth attach of this slot made its link first, and ovs-vswitchd could not
+      // create our device under that name: the slot is taken (auto selection tries the next one).
+      if (isEcdockError(e, 'PORT_FAILED')) {
+        const clash = (await Promise.all(nics.map((nic) => getLink({ netns: r.sw, name: nic.portName }).catch(() => undefined)))).find((l) => l?.kind === 'veth');
+        if (clash) throw new SlotBusy(`a veth named ${clash.name} exists (another attach of this slot)`);
+        // The name was taken only for a moment (that attach lost the claim to us and rolled back).
+        if (attempt === 0) return this.attachInternal(n, r, 1);
+      }
       throw e;
     }
     return this.slotFromCache(n) ?? new Slot(this, this.describe(n, this.db.portByUuid(uuids[0].port)!, 'up'));
