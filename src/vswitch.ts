@@ -110,6 +110,8 @@ const NIC2_OFPORT_BASE = 30000;
 const ORPHAN_GRACE_MS = 1000;
 /** How long removing ports waits for ovs-vswitchd to let go of them (it may be down). */
 const REMOVE_WAIT_MS = 5000;
+/** A claim lost with the connection, and known not to have committed, is sent again this often. */
+const CLAIM_RETRIES = 2;
 
 function checkMtu(mtu: unknown): number | undefined {
   if (mtu === undefined) return undefined;
@@ -614,7 +616,7 @@ export class VSwitch {
    * Commits a claim. A failed guard means the slot is taken (SlotBusy); a lost connection is
    * ambiguous, so we look for our own port (client-chosen uuid) once the replica is back.
    */
-  private async commitClaim(n: number, claim: { ops: Operation[]; guards: number }, portUuid: string, timeoutMs: number): Promise<number> {
+  private async commitClaim(n: number, claim: { ops: Operation[]; guards: number }, portUuid: string, timeoutMs: number, retries = CLAIM_RETRIES): Promise<number> {
     try {
       const { nextCfg } = await this.db.submit(claim.ops);
       return nextCfg;
@@ -631,6 +633,8 @@ export class VSwitch {
           .waitFor(() => (this.db.client.connected && this.db.mon.established ? (this.db.portByUuid(portUuid) ? 'yes' : 'no') : undefined), timeoutMs)
           .catch(() => undefined);
         if (seen === 'yes') return this.db.root().next_cfg;
+        // It did not commit, and the claim is guarded and uses its own uuids: sending it again is safe.
+        if (seen === 'no' && retries > 0) return this.commitClaim(n, claim, portUuid, timeoutMs, retries - 1);
       }
       throw e;
     }
@@ -749,8 +753,9 @@ export class VSwitch {
       if (isEcdockError(e, 'PORT_FAILED')) {
         const clash = (await Promise.all(nics.map((nic) => getLink({ netns: r.sw, name: nic.portName }).catch(() => undefined)))).find((l) => l?.kind === 'veth');
         if (clash) throw new SlotBusy(`a veth named ${clash.name} exists (another attach of this slot)`);
-        // The name was taken only for a moment (that attach lost the claim to us and rolled back).
-        if (attempt === 0) return this.attachInternal(n, r, 1);
+        // The name was taken only for a moment (that attach lost the claim to us and rolled back;
+        // under contention another may grab it again): try the same slot up to twice more.
+        if (attempt < 2) return this.attachInternal(n, r, attempt + 1);
       }
       throw e;
     }
