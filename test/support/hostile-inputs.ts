@@ -113,6 +113,7 @@ export const API_ROWS: HostileRow[] = [
   api('path', 'a vswitch netns that is a mount namespace', 'NOT_A_NETNS', (c) => create(c, { netns: '/proc/self/ns/mnt' })),
   api('state', 'create over an existing vswitch with another plan', 'VSWITCH_PLAN_MISMATCH', (c) => create(c, { name: c.vs.name, subnet: '10.79.0.254/24' })),
   api('state', "create over a bridge ecdock did not make", 'NOT_OURS', (c) => create(c, { name: c.foreign })),
+  api('state', "a subnet overlapping another vswitch's in the same namespace", 'SUBNET_IN_USE', (c) => create(c, { subnet: '10.77.0.126/25' })),
   api('state', 'open of a vswitch that does not exist', 'NO_SUCH_VSWITCH', (c) => VSwitch.open(c.f.ovs, 'nosuchvs')),
   api('state', "open of a bridge ecdock did not make", 'NOT_OURS', (c) => VSwitch.open(c.f.ovs, c.foreign)),
   api('argument', 'create without options', 'BAD_ARGUMENT', (c) => VSwitch.create(c.f.ovs, undefined as never)),
