@@ -30,7 +30,7 @@ import { ensureBusyboxImage } from '../../src/runtime/busybox-image';
 import { DockerRuntime } from '../../src/runtime/docker';
 import { pidAlive, stopPid } from '../../src/sandbox';
 import type { VSwitch } from '../../src/vswitch';
-import { eventually } from '../../test/support/env';
+import { eventually, sh } from '../../test/support/env';
 import { checkInvariants, pingFrom, violations } from '../../test/support/invariants';
 import { startSwitchFixture } from '../../test/support/switch';
 import { loadAverage, mdRow } from './scenarios';
@@ -347,7 +347,11 @@ async function main(): Promise<void> {
     } else if (weStarted || d.pid()) {
       await stopDockerd(d).catch(() => undefined);
     }
-    if (!useSystem && existsSync(tmp)) await fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    if (!useSystem && existsSync(tmp)) {
+      // dockerd leaves its data root mounted on itself (a private bind mount); rm cannot remove a mount point.
+      await sh('umount', [path.join(tmp, 'data')], { allowFail: true });
+      await fs.rm(tmp, { recursive: true, force: true }).catch((e: unknown) => process.stderr.write(`dockerd.ts: could not remove ${tmp}: ${String(e)}\n`));
+    }
   }
   process.stdout.write(`\ndockerd restart under ${useEc ? '`ec watch` (a separate process)' : 'a ContainerFollower in this process'}: ${started.toISOString()}, ${useSystem ? 'the system dockerd' : 'a private dockerd'}, load average at end ${await loadAverage()} (2 cores, shared machine)\n\n`);
   process.stdout.write(['| phase | containers | result | verdict |', '|---|---|---|---|', ...rows].join('\n') + '\n');
