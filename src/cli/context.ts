@@ -2,7 +2,7 @@
 // and how it prints. Built from the global options (given before or after the command name) and
 // the environment; connections are opened on first use and closed when the command ends.
 import { Command, Option } from 'commander';
-import { UsageError } from '../errors';
+import { UsageError, type ErrorCode } from '../errors';
 import { OvsdbClient } from '../ovsdb/client';
 import { DockerRuntime } from '../runtime/docker';
 import { VSwitch } from '../vswitch';
@@ -49,10 +49,15 @@ export function parseSlot(s: string | number | undefined, what = 'slot'): number
   return Number(t);
 }
 
+/** The code a malformed value gets: the library's for the same thing given through the API. */
+const INT_OPTION_CODES: Record<string, ErrorCode> = { '--mtu': 'BAD_MTU', '--vlan': 'BAD_VLAN', '--pid': 'BAD_TARGET' };
+
 /** A positive integer option (--pid, --mtu, --vlan, --time). */
 export function parseIntOption(s: string | undefined, what: string, min = 0): number | undefined {
   if (s === undefined) return undefined;
-  if (!/^\d+$/.test(String(s).trim()) || Number(s) < min) throw new UsageError('BAD_ARGUMENT', `${what} must be an integer >= ${min}, got '${s}'`, { detail: { [what]: s } });
+  if (!/^\d+$/.test(String(s).trim()) || Number(s) < min) {
+    throw new UsageError(INT_OPTION_CODES[what] ?? 'BAD_ARGUMENT', `${what} must be an integer >= ${min}, got '${s}'`, { detail: { [what]: s } });
+  }
   return Number(s);
 }
 
@@ -67,8 +72,11 @@ export class Context {
 
   constructor(readonly options: GlobalOptions, env: NodeJS.ProcessEnv = process.env) {
     this.out = new Output({ json: !!options.json, quiet: !!options.quiet });
-    this.dbUrl = options.db || env.ECDOCK_DB || DEFAULT_DB;
-    this.vswitchName = options.vswitch || env.ECDOCK_VSWITCH || DEFAULT_VSWITCH;
+    // A value given on the command line is used as given, even empty (then refused as BAD_URL or
+    // BAD_NAME): `--vswitch "$VS"` with VS unset must not quietly mean ovs0. An empty variable is unset.
+    this.dbUrl = options.db ?? (env.ECDOCK_DB || DEFAULT_DB);
+    this.vswitchName = options.vswitch ?? (env.ECDOCK_VSWITCH || DEFAULT_VSWITCH);
+    if (!this.vswitchName) throw new UsageError('BAD_NAME', 'the vswitch name given with --vswitch is empty: give a name, or leave the option out for $ECDOCK_VSWITCH or ovs0');
     const netns = options.netns || env.ECDOCK_NETNS;
     if (netns) this.netns = netns;
     const slot = parseSlot(options.slot);

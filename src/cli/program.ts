@@ -96,9 +96,14 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CliExit) return e.code;
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return e.code === 'commander.help' ? EXIT.usage : EXIT.ok;
-      // Scripts that asked for JSON get JSON, even for a mistyped command.
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return EXIT.ok;
+      // Scripts that asked for JSON get JSON, even for a mistyped command or none.
       const json = argv.includes('--json');
+      if (e.code === 'commander.help') {
+        // No command (or `sandbox` without up/down/env): the usage went to stderr.
+        if (json) new Output({ json: true }).error(new UsageError('BAD_ARGUMENT', "no command given: ec --help lists the commands (and ec sandbox --help the sandbox's up, env, down)"));
+        return EXIT.usage;
+      }
       const message = e.message.replace(/^error: /, '');
       if (json) new Output({ json: true }).error(new UsageError('BAD_ARGUMENT', message));
       else process.stderr.write(`ec: ${message} (code BAD_ARGUMENT)\n(ec --help lists the commands; ec COMMAND --help explains one)\n`);

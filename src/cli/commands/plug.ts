@@ -56,7 +56,7 @@ export function plugCommand(): Command {
         target: targets[0]!,
         portType: opts.internal ? 'internal' : 'veth',
         ...(opts.dualNic ? { dualNic: true } : {}),
-        ...(opts.ifname ? { ifname: opts.ifname } : {}),
+        ...(opts.ifname !== undefined ? { ifname: opts.ifname } : {}),
         ...(mtu !== undefined ? { mtu } : {}),
         ...(vlan !== undefined ? { vlan } : {}),
       });
