@@ -19,6 +19,9 @@ export interface GlobalOptions {
   quiet?: boolean;
   json?: boolean;
   netns?: string;
+  privateKey?: string;
+  certificate?: string;
+  caCert?: string;
 }
 
 /**
@@ -33,6 +36,10 @@ export function addGlobalOptions(cmd: Command, o: { hidden?: boolean; except?: (
     new Option('-q, --quiet', 'print no progress notes, and no result line for commands that change things'),
     new Option('--json', 'print results (and errors) as JSON on stdout'),
     new Option('--netns <path>', "network namespace where ovs-vswitchd runs (create-vswitch records it in the bridge; default: $ECDOCK_NETNS, else this process's)"),
+    // As ovs-vsctl names them, for ssl: databases.
+    new Option('--private-key <file>', 'ssl: our private key, PEM (default: $ECDOCK_TLS_KEY)'),
+    new Option('--certificate <file>', 'ssl: our certificate, PEM (default: $ECDOCK_TLS_CERT)'),
+    new Option('--ca-cert <file>', "ssl: the CA certificate the server's must chain to, PEM (default: $ECDOCK_TLS_CA)"),
   ];
   for (const opt of opts) {
     if (o.except?.includes(opt.attributeName() as keyof GlobalOptions)) continue;
@@ -67,6 +74,7 @@ export class Context {
   readonly vswitchName: string;
   readonly netns?: string;
   readonly slotOption?: number;
+  readonly tls?: { key?: string; cert?: string; ca?: string };
   private client?: Promise<OvsdbClient>;
   private dockerRuntime?: DockerRuntime;
 
@@ -81,6 +89,12 @@ export class Context {
     if (netns) this.netns = netns;
     const slot = parseSlot(options.slot);
     if (slot !== undefined) this.slotOption = slot;
+    const key = options.privateKey ?? (env.ECDOCK_TLS_KEY || undefined);
+    const cert = options.certificate ?? (env.ECDOCK_TLS_CERT || undefined);
+    const ca = options.caCert ?? (env.ECDOCK_TLS_CA || undefined);
+    if (key !== undefined || cert !== undefined || ca !== undefined) {
+      this.tls = { ...(key !== undefined ? { key } : {}), ...(cert !== undefined ? { cert } : {}), ...(ca !== undefined ? { ca } : {}) };
+    }
   }
 
   /** The global options merged from the program and the command (the command's win). */
@@ -90,7 +104,7 @@ export class Context {
 
   /** The OVSDB connection (opened once). One-shot commands do not reconnect: they fail fast. */
   ovs(o: { reconnect?: boolean } = {}): Promise<OvsdbClient> {
-    this.client ??= OvsdbClient.connect(this.dbUrl, { reconnect: o.reconnect ?? false });
+    this.client ??= OvsdbClient.connect(this.dbUrl, { reconnect: o.reconnect ?? false, ...(this.tls ? { tls: this.tls } : {}) });
     return this.client;
   }
 

@@ -142,7 +142,7 @@ export function socketError(remote: Remote, err: NodeJS.ErrnoException, phase: '
     } else if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
       why = `the certificate of ${where} does not match tls.serverName: ${err.message}`;
     } else if (/CERT|SIGNATURE|ISSUER|SELF_SIGNED/.test(code)) {
-      why = `cannot verify the certificate of ${where} with the CA given in tls.ca (${code}: ${err.message})`;
+      why = `cannot verify the certificate of ${where} with the CA given (tls.ca; ec: --ca-cert) (${code}: ${err.message})`;
     } else {
       why = `TLS with ${where} failed: ${reason}`;
     }
@@ -209,7 +209,7 @@ export function openSocket(remote: Remote, o: { timeoutMs: number; tls?: LoadedT
       if (!t.ca) {
         clearTimeout(timer);
         done = true;
-        reject(new UsageError('BAD_TLS_FILES', `ssl: remote ${where} needs a CA certificate (tls.ca) to verify the server`));
+        reject(new UsageError('BAD_TLS_FILES', `ssl: remote ${where} needs a CA certificate to verify the server (tls.ca; for ec: --ca-cert)`));
         return;
       }
       sock = tls.connect(

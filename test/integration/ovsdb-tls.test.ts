@@ -4,6 +4,7 @@ import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { execFile } from 'node:child_process';
 import { OvsSandbox, freePort, runTool } from '../../src/sandbox';
 import { OvsdbClient, type ConnectOptions } from '../../src/ovsdb/client';
 import { isEcdockError } from '../../src/errors';
@@ -117,5 +118,25 @@ describe('ovsdb client over TLS (ovs-pki certificates, real ovsdb-server)', func
     await assert.rejects(connect({ ...client, ca: Buffer.from('not pem') }), (e) => isEcdockError(e, 'BAD_TLS_FILES'));
     await assert.rejects(connect({ key: client.key, ca: pki.switchCa }), (e) => isEcdockError(e, 'BAD_TLS_FILES'));
     await assert.rejects(connect({ ...client }), (e) => isEcdockError(e, 'BAD_TLS_FILES') && /CA/.test(e.message));
+  });
+
+  it('ec speaks ssl: too, with ovs-vsctl\'s option names (--private-key, --certificate, --ca-cert)', async () => {
+    const ec = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
+    const run = (args: string[]) =>
+      new Promise<{ code: number; stdout: string }>((resolve) =>
+        execFile(process.execPath, [ec, '--json', '--db', url, ...args, 'list-vswitches'], { env: { ...process.env, ECDOCK_DB: '', ECDOCK_TLS_KEY: '', ECDOCK_TLS_CERT: '', ECDOCK_TLS_CA: '' } }, (err, stdout) =>
+          resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout: String(stdout) }),
+        ),
+      );
+    const ok = await run(['--private-key', client.key, '--certificate', client.cert, '--ca-cert', pki.switchCa]);
+    assert.equal(ok.code, 0, ok.stdout);
+    assert.deepEqual(JSON.parse(ok.stdout), []);
+    const noCa = await run(['--private-key', client.key, '--certificate', client.cert]);
+    assert.equal(noCa.code, 2);
+    assert.equal(JSON.parse(noCa.stdout).error.code, 'BAD_TLS_FILES');
+    assert.match(JSON.parse(noCa.stdout).error.message, /--ca-cert/);
+    const wrongCa = await run(['--private-key', client.key, '--certificate', client.cert, '--ca-cert', other.switchCa]);
+    assert.equal(wrongCa.code, 5);
+    assert.equal(JSON.parse(wrongCa.stdout).error.code, 'TLS_FAILED');
   });
 });
