@@ -26,7 +26,7 @@ import type { Operation } from '../ovsdb/operations';
 import { OvsdbTransactionError } from '../ovsdb/results';
 import type { BridgeRow, InterfaceRow, PortRow } from '../ovsdb/schema/open-vswitch';
 import { ownerAlive, selfOwner } from '../owner';
-import { deleteSwitchLinks, doomedGroup, openSwitchNetns, pinMacs, plugInternal, plugVeth, reaper, setGateway, switchLinks, teachGateway, type Nic } from './plumbing';
+import { deleteSwitchLinks, doomedGroup, openSwitchNetns, pinMacs, plugInternal, plugVeth, reapLinks, setGateway, switchLinks, teachGateway, type Nic } from './plumbing';
 import { K, SCHEMA_VERSION, SwitchDb, idsToObject } from './switch-db';
 import type { ContainerRuntime } from '../runtime/container-runtime';
 import type { PortType, SlotInfo, SlotState, SlotTargetInfo } from '../slot';
@@ -495,7 +495,7 @@ export class LocalSwitch implements SwitchRealisation {
       const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failed) throw failed.reason;
     } catch (e) {
-      await reaper.reap(this.netns, this.group, made).catch(() => undefined);
+      await reapLinks(this.netns, this.group, made).catch(() => undefined);
       // EEXIST does not say which end clashed; the netlink layer asks, but a clashing host end
       // can vanish before it looks (another attach rolling back), so check the target too.
       const peerClash = isEcdockError(e, 'LINK_EXISTS') && (e.detail as { side?: string } | undefined)?.side === 'peer' && !!(await getLink({ netns: r.target.netns, name: r.ifname }).catch(() => undefined));
@@ -514,7 +514,7 @@ export class LocalSwitch implements SwitchRealisation {
     try {
       nextCfg = await this.commitClaim(n, this.claimOps(n, nics, r, uuids), uuids[0].port, r.timeoutMs);
     } catch (e) {
-      await reaper.reap(this.netns, this.group, made).catch(() => undefined);
+      await reapLinks(this.netns, this.group, made).catch(() => undefined);
       throw e;
     }
     crashPoint('attach:port-committed');
@@ -541,7 +541,7 @@ export class LocalSwitch implements SwitchRealisation {
     // No owner yet: its creator has not finished setting it up (or died right then: cleanup decides).
     const owner = linkOwner(link);
     if (owner === undefined || ownerAlive(owner)) return false;
-    await reaper.reap(this.netns, this.group, [name]);
+    await reapLinks(this.netns, this.group, [name]);
     return true;
   }
 
@@ -628,7 +628,7 @@ export class LocalSwitch implements SwitchRealisation {
     const ports = this.portsOfSlot(n);
     const veths = ports.filter((p) => this.portTypeOf(p) === 'veth').map((p) => p.name);
     if (veths.length) {
-      await reaper.reap(this.netns, this.group, veths);
+      await reapLinks(this.netns, this.group, veths);
       crashPoint('detach:link-deleted');
     }
     await this.removePorts(ports, ports.some((p) => this.portTypeOf(p) === 'internal'));
@@ -840,7 +840,7 @@ export class LocalSwitch implements SwitchRealisation {
         doomed.push(...unowned);
       }
       report.links.push(...doomed.filter((name) => !report.ports.some((p) => p.portName === name)));
-      await reaper.reap(this.netns, this.group, doomed);
+      await reapLinks(this.netns, this.group, doomed);
       await this.removePorts(remove, remove.some((p) => this.portTypeOf(p) === 'internal'));
     } finally {
       sw.close();

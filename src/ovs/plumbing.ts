@@ -1,8 +1,9 @@
 // The kernel side of local vswitches: veth pairs and internal ports for slots, the gateway address
-// on the bridge, and teardown. Work that arrives together is folded: concurrent veth creations go
-// through one createVeths call, and concurrent deletes are retagged into a per-vswitch "doomed"
-// link group and removed with one group delete (one by one, each delete costs ~17 ms of
-// synchronize_net; a group of hundreds goes in tens of ms).
+// and neighbour entries on the bridge, static MAC entries in ovs-vswitchd, and teardown. Work that
+// arrives together is folded (TickBatch): concurrent veth creations go through few createVeths
+// calls, and concurrent deletes are retagged into a per-vswitch "doomed" link group and removed
+// with one group delete (one by one, each delete costs ~17 ms of synchronize_net; a group of
+// hundreds goes in tens of ms).
 
 import { createVeths, type CreateVethOptions, type VethCreated } from '../netlink/veth';
 import { configureInterface } from '../netlink/configure';
@@ -10,6 +11,7 @@ import { deleteLinkGroup, deleteLinks, listLinks, moveLink, type LinkInfo } from
 import { Netns } from '../netlink/netns';
 import { macFromIpv4, type AddressPlan, type SlotAddress } from '../addressing';
 import { setNeighbors, type NeighborSpec } from '../netlink/neigh';
+import { TickBatch, together, type Settled } from './tick-batch';
 import { findVswitchdCtl, unixctl } from './unixctl';
 
 /** Opens the namespace where a vswitch's ovs-vswitchd runs (the caller's when no path is given). */
@@ -25,40 +27,20 @@ export function doomedGroup(group: number): number {
 /** Veths created per createVeths call. */
 const VETH_CHUNK = 200;
 
-/** Folds veth creations that arrive in the same tick into few createVeths calls. */
-class VethBatch {
-  private queue: { o: CreateVethOptions; resolve(v: VethCreated): void; reject(e: unknown): void }[] = [];
-  private scheduled = false;
-
-  create(o: CreateVethOptions): Promise<VethCreated> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ o, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
-      }
-    });
-  }
-
-  private async flush(): Promise<void> {
-    this.scheduled = false;
-    const all = this.queue;
-    this.queue = [];
-    // In chunks, one after another: the first slots' claims and ovs-vswitchd's work on them then
-    // overlap with the kernel creating the rest.
-    for (let i = 0; i < all.length; i += VETH_CHUNK) {
-      const batch = all.slice(i, i + VETH_CHUNK);
-      try {
-        const settled = await createVeths(batch.map((b) => b.o));
-        settled.forEach((r, k) => (r.ok ? batch[k].resolve({ index: r.index, peerIndex: r.peerIndex }) : batch[k].reject(r.error)));
-      } catch (e) {
-        for (const b of batch) b.reject(e);
-      }
+/** Veth creations of one tick, in chunks one after another: the first slots' claims and
+ *  ovs-vswitchd's work on them then overlap with the kernel creating the rest. */
+const vethBatch = new TickBatch<CreateVethOptions, VethCreated>(async (_key, all) => {
+  const out: Settled<VethCreated>[] = [];
+  for (let i = 0; i < all.length; i += VETH_CHUNK) {
+    const chunk = all.slice(i, i + VETH_CHUNK);
+    try {
+      for (const r of await createVeths(chunk)) out.push(r.ok ? { ok: true, value: { index: r.index, peerIndex: r.peerIndex } } : { ok: false, error: r.error });
+    } catch (e) {
+      out.push(...chunk.map((): Settled<VethCreated> => ({ ok: false, error: e })));
     }
   }
-}
-
-const vethBatch = new VethBatch();
+  return out;
+});
 
 /** One NIC of a slot: the primary carries the slot's addresses and routes; a second NIC only its MAC. */
 export interface Nic {
@@ -105,7 +87,7 @@ export function plugVeth(r: PlugVethRequest): Promise<VethCreated> {
       configure: nicConfig(r.nic),
     },
   };
-  return vethBatch.create(o);
+  return vethBatch.add('', o);
 }
 
 function nicConfig(nic: Nic) {
@@ -132,29 +114,15 @@ function nicConfig(nic: Nic) {
  * lives, so detach leaves them; they go with the bridge. Concurrent calls share one batch.
  */
 export function teachGateway(switchNetnsPath: string | undefined, plan: AddressPlan, a: SlotAddress): Promise<void> {
-  const key = `${switchNetnsPath ?? ''}#${plan.vswitch}`;
-  let b = gatewayBatches.get(key);
-  if (!b) {
-    b = { entries: [], waiters: [] };
-    gatewayBatches.set(key, b);
-    const batch = b;
-    setImmediate(() => {
-      gatewayBatches.delete(key);
-      const ns = openSwitchNetns(switchNetnsPath);
-      setNeighbors({ netns: ns, ifname: plan.vswitch, neighbors: batch.entries })
-        .then(
-          () => batch.waiters.forEach((w) => w.resolve()),
-          (e: unknown) => batch.waiters.forEach((w) => w.reject(e)),
-        )
-        .finally(() => ns.close());
-    });
-  }
-  b.entries.push({ address: a.ipv4, mac: a.mac }, ...(a.ipv6 !== undefined ? [{ address: a.ipv6, mac: a.mac }] : []));
-  const batch = b;
-  return new Promise((resolve, reject) => batch.waiters.push({ resolve, reject }));
+  const entries = [{ address: a.ipv4, mac: a.mac }, ...(a.ipv6 !== undefined ? [{ address: a.ipv6, mac: a.mac }] : [])];
+  return gatewayBatch.add(JSON.stringify([switchNetnsPath ?? '', plan.vswitch]), entries);
 }
 
-const gatewayBatches = new Map<string, { entries: NeighborSpec[]; waiters: { resolve(): void; reject(e: unknown): void }[] }>();
+const gatewayBatch = new TickBatch<NeighborSpec[], void>((key, lists) => {
+  const [path, bridge] = JSON.parse(key) as [string, string];
+  const ns = openSwitchNetns(path || undefined);
+  return together(lists.length, () => setNeighbors({ netns: ns, ifname: bridge, neighbors: lists.flat() })).finally(() => ns.close());
+});
 
 /** Moves an internal port's device from the vswitch's namespace into the target and configures it there. */
 export async function plugInternal(r: { switchNetns: Netns; target: Netns; nic: Nic; mtu?: number }): Promise<void> {
@@ -185,40 +153,18 @@ export async function setGateway(switchNetns: Netns, plan: AddressPlan, mtu?: nu
   });
 }
 
-/** Deletes links in a vswitch's namespace, folding concurrent requests into one group delete. */
-export class LinkReaper {
-  private pending = new Map<string, { names: Set<string>; waiters: { resolve(): void; reject(e: unknown): void }[]; ns: string | undefined; group: number }>();
+const reapBatch = new TickBatch<string[], void>((key, lists) => {
+  const [path, group] = JSON.parse(key) as [string, number];
+  const ns = openSwitchNetns(path || undefined);
+  return together(lists.length, async () => {
+    await deleteLinks({ netns: ns, names: [...new Set(lists.flat())], viaGroup: doomedGroup(group) });
+  }).finally(() => ns.close());
+});
 
-  /** Deletes the named links (missing ones are fine). */
-  reap(switchNetnsPath: string | undefined, group: number, names: string[]): Promise<void> {
-    if (!names.length) return Promise.resolve();
-    const key = `${switchNetnsPath ?? ''}#${group}`;
-    let p = this.pending.get(key);
-    if (!p) {
-      p = { names: new Set(), waiters: [], ns: switchNetnsPath, group };
-      this.pending.set(key, p);
-      setImmediate(() => void this.flush(key));
-    }
-    for (const n of names) p.names.add(n);
-    return new Promise((resolve, reject) => p!.waiters.push({ resolve, reject }));
-  }
-
-  private async flush(key: string): Promise<void> {
-    const p = this.pending.get(key)!;
-    this.pending.delete(key);
-    const ns = openSwitchNetns(p.ns);
-    try {
-      await deleteLinks({ netns: ns, names: [...p.names], viaGroup: doomedGroup(p.group) });
-      for (const w of p.waiters) w.resolve();
-    } catch (e) {
-      for (const w of p.waiters) w.reject(e);
-    } finally {
-      ns.close();
-    }
-  }
+/** Deletes links in a vswitch's namespace (missing ones are fine), folding concurrent requests into one group delete. */
+export function reapLinks(switchNetnsPath: string | undefined, group: number, names: string[]): Promise<void> {
+  return names.length ? reapBatch.add(JSON.stringify([switchNetnsPath ?? '', group]), names) : Promise.resolve();
 }
-
-export const reaper = new LinkReaper();
 
 /** Links of a vswitch's group in its namespace, by name. */
 export async function switchLinks(switchNetns: Netns, group: number): Promise<Map<string, LinkInfo>> {
@@ -239,8 +185,6 @@ export interface FdbEntry {
   mac: string;
 }
 
-const fdbBatches = new Map<string, { entries: FdbEntry[]; waiters: { resolve(): void; reject(e: unknown): void }[] }>();
-
 /**
  * Puts slots' MACs in the bridge's MAC table as static entries (ovs-vswitchd's `fdb/add`), so that
  * traffic to a slot that has not spoken yet is not flooded: on a userspace datapath the first
@@ -249,36 +193,19 @@ const fdbBatches = new Map<string, { entries: FdbEntry[]; waiters: { resolve(): 
  * Resolves false when no control socket of ovs-vswitchd can be found for that database.
  */
 export function pinMacs(dbUrl: string, entries: FdbEntry[]): Promise<boolean> {
-  let b = fdbBatches.get(dbUrl);
-  if (!b) {
-    b = { entries: [], waiters: [] };
-    fdbBatches.set(dbUrl, b);
-    const batch = b;
-    setImmediate(() => {
-      fdbBatches.delete(dbUrl);
-      void (async () => {
-        const ctl = await findVswitchdCtl(dbUrl);
-        if (!ctl) return false;
-        const results = await unixctl(
-          ctl,
-          batch.entries.map((e) => ({ method: 'fdb/add', params: [e.bridge, e.port, String(e.vlan), e.mac] })),
-        );
-        const bad = results.find((r): r is { ok: false; error: string } => !r.ok);
-        if (bad) throw new Error(`fdb/add refused: ${bad.error}`);
-        return true;
-      })().then(
-        (ok) => batch.waiters.forEach((w) => (ok ? w.resolve() : w.reject(new Error('no ovs-vswitchd control socket')))),
-        (e: unknown) => batch.waiters.forEach((w) => w.reject(e)),
-      );
-    });
-  }
-  b.entries.push(...entries);
-  const batch = b;
-  return new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject })).then(
-    () => true,
-    (e: unknown) => {
-      if (e instanceof Error && e.message === 'no ovs-vswitchd control socket') return false;
-      throw e;
-    },
-  );
+  return fdbBatch.add(dbUrl, entries);
 }
+
+const fdbBatch = new TickBatch<FdbEntry[], boolean>((dbUrl, lists) =>
+  together(lists.length, async () => {
+    const ctl = await findVswitchdCtl(dbUrl);
+    if (!ctl) return false;
+    const results = await unixctl(
+      ctl,
+      lists.flat().map((e) => ({ method: 'fdb/add', params: [e.bridge, e.port, String(e.vlan), e.mac] })),
+    );
+    const bad = results.find((r): r is { ok: false; error: string } => !r.ok);
+    if (bad) throw new Error(`ovs-vswitchd refused fdb/add: ${bad.error}`);
+    return true;
+  }),
+);
