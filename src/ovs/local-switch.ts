@@ -33,6 +33,13 @@ import type { PortType, SlotInfo, SlotState, SlotTargetInfo } from '../slot';
 import { targetLiveness, type Liveness } from '../targets';
 import { SlotBusy, type CleanupOptions, type CleanupReport, type RecordedOptions, type SlotEvent, type SlotRequest, type SwitchRealisation } from '../realisation';
 
+/** How to open an existing bridge: where its ovs-vswitchd runs (overriding what it recorded), and the container runtime for targets. */
+export interface OpenOptions {
+  netns?: string;
+  timeoutMs?: number;
+  runtime: () => ContainerRuntime;
+}
+
 export interface LocalSwitchOptions {
   usermode: boolean;
   uplink?: string;
@@ -87,7 +94,7 @@ export class LocalSwitch implements SwitchRealisation {
   /** Slots this process is attaching right now. */
   private readonly inflight = new Set<number>();
 
-  private constructor(ovs: OvsdbClient, db: SwitchDb, bridge: BridgeRow, o: { netns?: string; timeoutMs?: number; runtime: () => ContainerRuntime }) {
+  private constructor(ovs: OvsdbClient, db: SwitchDb, bridge: BridgeRow, o: OpenOptions) {
     const ids = bridge.external_ids;
     this.ovs = ovs;
     this.db = db;
@@ -112,7 +119,7 @@ export class LocalSwitch implements SwitchRealisation {
   /**
    * Creates the bridge with its plan, or does nothing if it exists with the same plan (repairing
    * the gateway address if a crash left it out). A different plan is VSWITCH_PLAN_MISMATCH; a
-   * bridge ecdock did not make is VSWITCH_EXISTS.
+   * bridge ecdock did not make is NOT_OURS; names OVS already has otherwise, VSWITCH_EXISTS.
    */
   static async create(ovs: OvsdbClient, plan: AddressPlan, o: LocalSwitchOptions): Promise<LocalSwitch> {
     const mtu = o.mtu;
@@ -247,7 +254,7 @@ export class LocalSwitch implements SwitchRealisation {
   }
 
   /** Opens an existing vswitch. NO_SUCH_VSWITCH if missing, NOT_OURS for a bridge ecdock did not create. */
-  static async open(ovs: OvsdbClient, name: string, o: { netns?: string; timeoutMs?: number; runtime: () => ContainerRuntime }): Promise<LocalSwitch> {
+  static async open(ovs: OvsdbClient, name: string, o: OpenOptions): Promise<LocalSwitch> {
     const db = await SwitchDb.for(ovs);
     const br = db.bridge(name);
     if (!br) {
@@ -257,7 +264,7 @@ export class LocalSwitch implements SwitchRealisation {
   }
 
   /** Every vswitch ecdock manages on this OVS. */
-  static async list(ovs: OvsdbClient, o: { netns?: string; timeoutMs?: number; runtime: () => ContainerRuntime }): Promise<LocalSwitch[]> {
+  static async list(ovs: OvsdbClient, o: OpenOptions): Promise<LocalSwitch[]> {
     const db = await SwitchDb.for(ovs);
     return [...db.mon.rows('Bridge').values()]
       .filter((b) => b.external_ids.has(K.subnet) && b.external_ids.has(K.gateway))
@@ -265,7 +272,7 @@ export class LocalSwitch implements SwitchRealisation {
       .map((b) => new LocalSwitch(ovs, db, b, o));
   }
 
-  private static adopt(ovs: OvsdbClient, db: SwitchDb, br: BridgeRow, o: { netns?: string; timeoutMs?: number; runtime: () => ContainerRuntime }): LocalSwitch {
+  private static adopt(ovs: OvsdbClient, db: SwitchDb, br: BridgeRow, o: OpenOptions): LocalSwitch {
     if (!br.external_ids.has(K.subnet) || !br.external_ids.has(K.gateway)) {
       throw new VSwitchError('NOT_OURS', `bridge ${br.name} exists but was not created by ecdock; it is left alone`, { detail: { name: br.name } });
     }
