@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { OvsdbClient } from '../../src/ovsdb/client';
 import { JsonFramer } from '../../src/ovsdb/framer';
 
 export interface FakeRequest {
@@ -108,4 +109,25 @@ export class FakeOvsdb {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await fs.rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Clients of a fake server for one test: connect() with test defaults (no reconnect, 3 s
+ * timeouts), closeAll() in afterEach.
+ */
+export function fakeClients(url: () => string): {
+  connect(opts?: Parameters<typeof OvsdbClient.connect>[1]): Promise<OvsdbClient>;
+  closeAll(): void;
+} {
+  const clients: OvsdbClient[] = [];
+  return {
+    async connect(opts = {}) {
+      const c = await OvsdbClient.connect(url(), { reconnect: false, timeoutMs: 3000, ...opts });
+      clients.push(c);
+      return c;
+    },
+    closeAll() {
+      for (const c of clients.splice(0)) c.close();
+    },
+  };
 }

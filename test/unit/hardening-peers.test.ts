@@ -7,7 +7,7 @@ import { isEcdockError, type EcdockError } from '../../src/errors';
 import { TransactionBatcher } from '../../src/ovsdb/batcher';
 import { OvsdbClient } from '../../src/ovsdb/client';
 import type { DatabaseSchema } from '../../src/ovsdb/schema';
-import { FakeOvsdb, defaultAnswer, type FakeRequest, type FakeSession } from '../support/fake-ovsdb';
+import { FakeOvsdb, defaultAnswer, fakeClients, type FakeRequest, type FakeSession } from '../support/fake-ovsdb';
 
 const SCHEMA: DatabaseSchema = {
   name: 'Test',
@@ -48,14 +48,9 @@ function transactOk(r: FakeRequest, s: FakeSession): void {
 describe('hardening: hostile OVSDB peers (fake server)', function () {
   this.timeout(30_000);
   let fake: FakeOvsdb | undefined;
-  const clients: OvsdbClient[] = [];
-  const connect = async (opts: Parameters<typeof OvsdbClient.connect>[1] = {}) => {
-    const c = await OvsdbClient.connect(fake!.url, { reconnect: false, timeoutMs: 3000, ...opts });
-    clients.push(c);
-    return c;
-  };
+  const { connect, closeAll } = fakeClients(() => fake!.url);
   afterEach(async () => {
-    for (const c of clients.splice(0)) c.close();
+    closeAll();
     await fake?.stop();
     fake = undefined;
   });
@@ -354,9 +349,8 @@ describe('hardening: hostile OVSDB peers (fake server)', function () {
       fake = await FakeOvsdb.start(() => undefined);
       const t0 = Date.now();
       // connect itself needs no answer on a unix socket; the first request does.
-      const c = await OvsdbClient.connect(fake.url, { reconnect: false, timeoutMs: 500 }).catch((e: unknown) => e);
+      const c = await connect({ timeoutMs: 500 }).catch((e: unknown) => e);
       if (c instanceof OvsdbClient) {
-        clients.push(c);
         await rejectsWith(c.listDbs(), 'OVSDB_TIMEOUT');
       } else assert.ok(isEcdockError(c, 'OVSDB_TIMEOUT'), String(c));
       assert.ok(Date.now() - t0 < 3000);

@@ -3,7 +3,7 @@
 import * as assert from 'node:assert/strict';
 import { OvsdbClient } from '../../src/ovsdb/client';
 import { isEcdockError, type EcdockError } from '../../src/errors';
-import { FakeOvsdb, defaultAnswer, type FakeRequest, type FakeSession } from '../support/fake-ovsdb';
+import { FakeOvsdb, defaultAnswer, fakeClients, type FakeRequest, type FakeSession } from '../support/fake-ovsdb';
 import type { DatabaseSchema } from '../../src/ovsdb/schema';
 
 const SCHEMA: DatabaseSchema = {
@@ -40,14 +40,9 @@ async function rejectsWith(p: Promise<unknown>, code: string, re?: RegExp): Prom
 describe('ovsdb client against a misbehaving server (fake)', function () {
   this.timeout(20_000);
   let fake: FakeOvsdb | undefined;
-  const clients: OvsdbClient[] = [];
-  const connect = async (opts: Parameters<typeof OvsdbClient.connect>[1] = {}) => {
-    const c = await OvsdbClient.connect(fake!.url, { reconnect: false, timeoutMs: 3000, ...opts });
-    clients.push(c);
-    return c;
-  };
+  const { connect, closeAll } = fakeClients(() => fake!.url);
   afterEach(async () => {
-    for (const c of clients.splice(0)) c.close();
+    closeAll();
     await fake?.stop();
     fake = undefined;
   });
