@@ -176,15 +176,21 @@ export function decodeDatum(type: ColumnType, w: unknown): Value {
   }
 }
 
-/** The value a column holds when nothing was written to it (RFC 7047 §5.1 defaults). */
+/**
+ * The value a column holds when nothing was written to it (RFC 7047 §5.1 defaults), which is also
+ * what ovsdb-server leaves out of `initial`/`insert` updates. It depends on `min`: a set or map
+ * that must hold at least one element defaults to one default atom (or one default key → default
+ * value pair), not to the empty set — OVN's Logical_Router_Port.networks and Open_vSwitch's
+ * NetFlow.targets are such columns.
+ */
 export function defaultValue(type: ColumnType): Value {
   switch (type.kind) {
     case 'optional':
       return undefined;
     case 'set':
-      return [];
+      return type.min >= 1 ? [defaultAtom(type.key)] : [];
     case 'map':
-      return new Map();
+      return type.min >= 1 ? new Map([[defaultAtom(type.key), defaultAtom(type.value!)]]) : new Map();
     case 'atom':
       return defaultAtom(type.key);
   }

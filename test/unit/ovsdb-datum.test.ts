@@ -143,6 +143,15 @@ describe('ovsdb datum codec', () => {
     assert.equal(defaultValue(n.columns.get('fake_bridge')!), false);
   });
 
+  it('gives min-1 sets one default atom and min-1 maps one default pair (as ovsdb-server does)', () => {
+    assert.deepEqual(defaultValue(normalizeColumnType({ key: 'integer', min: 1, max: 'unlimited' })), [0]);
+    assert.deepEqual(defaultValue(normalizeColumnType({ key: 'string', min: 1, max: 4 })), ['']);
+    assert.deepEqual(defaultValue(normalizeColumnType({ key: 'string', value: 'integer', min: 1, max: 'unlimited' })), new Map([['', 0]]));
+    assert.deepEqual(defaultValue(normalizeColumnType({ key: 'uuid', value: 'boolean', min: 1, max: 2 })), new Map([['00000000-0000-0000-0000-000000000000', false]]));
+    const nf = normalizeSchema(openVswitchSchema).tables.get('NetFlow')!;
+    assert.deepEqual(defaultValue(nf.columns.get('targets')!), ['']);
+  });
+
   it('encodes condition operands: a single element for a set, undefined as the empty set', () => {
     const n = normalizeSchema(openVswitchSchema).tables.get('Port')!;
     assert.deepEqual(encodeOperand(n.columns.get('trunks')!, 5), ['set', [5]]);
