@@ -497,7 +497,7 @@ export class LocalSwitch implements SwitchRealisation {
     const made: string[] = [];
     try {
       const settled = await Promise.allSettled(
-        nics.map((nic) => plugVeth({ switchNetns: sw, target: r.target.netns, nic, mtu: r.mtu, group: this.group, owner }).then(() => made.push(nic.portName))),
+        nics.map((nic) => plugVeth({ switchNetns: sw, target: r.target.netns, nic, mtu: r.mtu, group: this.group, owner, usermode: this.usermode }).then(() => made.push(nic.portName))),
       );
       const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failed) throw failed.reason;
@@ -567,7 +567,7 @@ export class LocalSwitch implements SwitchRealisation {
       for (const u of uuids) await this.waitPort(n, u.iface, nextCfg, r.timeoutMs);
       crashPoint('attach:internal-applied');
       await this.pin(nics, r.vlan);
-      for (const nic of nics) await plugInternal({ switchNetns: sw, target: r.target.netns, nic, mtu: r.mtu });
+      for (const nic of nics) await plugInternal({ switchNetns: sw, target: r.target.netns, nic, mtu: r.mtu, usermode: this.usermode });
       await this.teach(nics[0].addr!);
       crashPoint('attach:internal-moved');
       crashPoint('attach:internal-configured');
