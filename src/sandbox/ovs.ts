@@ -9,8 +9,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { SandboxError } from './errors';
-import { UNIX_PATH_MAX } from './ovsdb/transport';
+import { SandboxError } from '../errors';
+import { UNIX_PATH_MAX } from '../ovsdb/transport';
 
 export interface OvsSandboxOptions {
   /** Run dir; created 0700 if missing. Default: a fresh directory under the system temp dir. */
