@@ -2,7 +2,7 @@
 // it takes table-updates (v1) or table-updates2 (v2/v3) objects and returns the row changes it
 // made, so it can be tested without a server.
 //
-// update2 rules (ovsdb.md §2.7): `initial`/`insert` omit columns that hold their default value;
+// update2 rules: `initial`/`insert` omit columns that hold their default value;
 // `modify` sends, per changed column, the new value for columns of at most one element, the
 // symmetric difference for sets, and for maps the keys present on one side only plus changed keys
 // with their new value (a map with max 1, like any single-element column, gets its new value). Rows are replaced, never mutated in place, so the `old` row of a change

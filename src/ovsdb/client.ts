@@ -1,5 +1,5 @@
 // OvsdbClient: one long-lived OVSDB session that survives the server going away. It owns the
-// session set-up that every (re)connect repeats (ovsdb.md §5.2): the _Server check for clustered
+// session set-up that every (re)connect repeats: the _Server check for clustered
 // databases, db-change awareness, locks, and every monitor — so callers see one client whose
 // caches stay right across reconnects.
 

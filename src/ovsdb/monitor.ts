@@ -1,6 +1,6 @@
 // A monitor: one subscription to a database's tables, and the replica it keeps current. The
 // subscription survives reconnects — the client re-issues it on every new session, and the
-// replica is rebuilt from the new initial dump with only the differences reported (ovsdb.md §5.2).
+// replica is rebuilt from the new initial dump with only the differences reported.
 
 import { EventEmitter } from 'node:events';
 import { OvsdbError } from '../errors';

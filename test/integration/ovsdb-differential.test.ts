@@ -19,6 +19,7 @@ import { DBL_MIN, stringifyJson } from '../../src/ovsdb/json';
 import type { Monitor } from '../../src/ovsdb/monitor';
 import { decodeRows, ops, type Operation } from '../../src/ovsdb/operations';
 import { normalizeSchema, type BaseType, type ColumnType, type DatabaseSchema } from '../../src/ovsdb/schema';
+import { isEcdockError, UsageError } from '../../src/errors';
 import { BareOvsdb } from '../support/bare-ovsdb';
 import { sh } from '../support/env';
 
@@ -312,6 +313,37 @@ describe('ovsdb differential: monitor cache vs ovsdb-server, every column kind',
   after(async () => {
     for (const c of clients) c.close();
     await server?.stop();
+  });
+
+  it('64-bit integers round-trip exactly and match in a where; edge reals read back writable; refused values leave the session up', async () => {
+    const c = await OvsdbClient.connect(server!.url);
+    clients.push(c);
+    const INT64_MAX = 2n ** 63n - 1n;
+    const INT64_MIN = -(2n ** 63n);
+    const base = { e: 'a', ei: 1, s1ue: ['x'] };
+    await c.transact('Diff', [
+      b.insert('Root', { ...base, s: 'exact', i: INT64_MAX, r: Number.MAX_VALUE, or: DBL_MIN, m_ii: new Map([[INT64_MIN, 2n ** 60n]]), s05r: [-Number.MAX_VALUE, -DBL_MIN] }),
+    ]);
+    const [sel] = await c.transact('Diff', [b.select('Root', [['i', '==', INT64_MAX]])]);
+    const [row] = decodeRows<Row>(EVERY_KIND, 'Root', sel!.rows!);
+    assert.ok(row, 'the where on INT64_MAX found the row');
+    assert.equal(row.i, INT64_MAX);
+    assert.deepEqual(row.m_ii, new Map([[INT64_MIN, 2n ** 60n]]));
+    assert.equal(row.r, Number.MAX_VALUE);
+    assert.equal(row.or, DBL_MIN);
+    assert.deepEqual([...(row.s05r as number[])].sort((x, y) => x - y), [-Number.MAX_VALUE, -DBL_MIN]);
+    // What was read can be written back.
+    await c.transact('Diff', [b.update('Root', [['_uuid', '==', row._uuid]], { r: row.r as number, or: row.or as number, s05r: row.s05r as number[], i: row.i as bigint })]);
+
+    // Refused locally, naming the column; a request in flight on the same session is unharmed.
+    const pending = c.echo('still here');
+    const refused = (e: unknown) => isEcdockError(e, 'BAD_ARGUMENT') && e instanceof UsageError;
+    assert.throws(() => b.update('Root', [], { r: 5e-324 }), (e) => refused(e) && /Root\.r: .*subnormal/.test((e as Error).message));
+    assert.throws(() => b.update('Root', [], { i: 2 ** 60 }), (e) => refused(e) && /Root\.i: .*bigint/.test((e as Error).message));
+    await assert.rejects(c.transact('Diff', [{ op: 'update', table: 'Root', where: [], row: { r: 5e-324 } }]), (e) => refused(e) && /params\[1\]\.row\.r/.test((e as Error).message));
+    await assert.rejects(c.transact('Diff', [{ op: 'update', table: 'Root', where: [], row: { s: (() => 'x') as unknown as string } }]), refused);
+    assert.deepEqual(await pending, ['still here']);
+    assert.equal(c.connected, true);
   });
 
   it(`${count} random transactions (seed ${seed}), a dropped session and a restart with changes behind the client's back`, async () => {
