@@ -15,6 +15,7 @@ export type { ErrorCode, ErrorKind } from './errors';
 // The vswitch/slot model
 export { VSwitch } from './vswitch';
 export type { VSwitchCreateOptions, VSwitchOpenOptions, AttachOptions, SlotEvent, CleanupOptions, CleanupReport } from './vswitch';
+export type { SwitchSpec } from './realisation';
 export { Slot } from './slot';
 export { ContainerFollower, CONTAINER_LABELS, containerLabels, labelsMatch, slotPluggedInto } from './follow';
 export type { FollowerRuntime, ContainerFollowerOptions, FollowEvent } from './follow';
@@ -106,5 +107,5 @@ export { DockerRuntime, ContainerEvents } from './runtime';
 export type { ContainerRuntime, RuntimeContainer, ContainerInfo, ContainerEvent, CreateContainerOptions, AttachResult } from './runtime';
 
 // A private OVS for tests and demos
-export { OvsSandbox, OvsCluster, ScratchNetns } from './sandbox';
-export type { OvsSandboxOptions, OvsClusterOptions } from './sandbox';
+export { OvsSandbox, OvsCluster, ScratchNetns, OvnSandbox } from './sandbox';
+export type { OvsSandboxOptions, OvsClusterOptions, OvnSandboxOptions, OvnHost } from './sandbox';
