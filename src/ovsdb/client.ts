@@ -201,7 +201,7 @@ export class OvsdbClient extends EventEmitter {
     const schema = await this.getSchema(db);
     const specs = normalizeMonitorTables(schema, tables, opts.where);
     const mon = new Monitor<T>(this.monitorHost, `m${this.nextMonitorId++}`, db, schema, specs);
-    this.monitors.set(mon.id, mon as Monitor<object>);
+    this.monitors.set(mon.id, mon as unknown as Monitor<object>);
     try {
       await this.withConnection(async (conn) => mon.subscribe(conn, await this.getSchema(db), this.timeoutMs || undefined));
     } catch (e) {

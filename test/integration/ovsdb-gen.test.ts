@@ -22,6 +22,7 @@ export function networks(p: LogicalRouterPortRow): readonly string[] { return p.
 export async function watch(c: OvsdbClient): Promise<void> {
   const mon = await c.monitor<OvnNorthboundTables>('OVN_Northbound', { Logical_Switch: ['name', 'ports'] });
   mon.onRow('Logical_Switch', (old, now) => { void (old?.name ?? now?.ports.length); });
+  mon.on('change', (c) => { if (c.table === 'Logical_Switch') { const n: string | undefined = c.new?.name; void n; } });
   const r: Row | undefined = undefined; void r;
 }
 // Misuse must not compile: an unused @ts-expect-error fails the build.
