@@ -26,6 +26,7 @@ import { OvsdbClient } from '../ovsdb/client';
 import type { TlsOptions } from '../ovsdb';
 import { VSwitch } from '../vswitch';
 import type { Slot } from '../slot';
+import { ensureStaging } from './staging';
 import { networkPlan, type CreateNetworkRequest } from './network-options';
 
 /** Keys the plugin adds to the bridge and the slot (never "ecdock:", which the library owns). */
@@ -59,6 +60,7 @@ export class NetworkDriver {
   private client?: Promise<OvsdbClient>;
   /** Endpoint id -> slot, from CreateEndpoint to Join (Join does not carry the address). */
   private readonly pending = new Map<string, number>();
+  private stagingReady?: Promise<string>;
 
   /** This process's namespace: dockerd takes the container end from here. */
   private readonly here = Netns.current();
@@ -184,6 +186,11 @@ export class NetworkDriver {
       throw new VSwitchError('NO_SUCH_SLOT', `endpoint ${short(req.EndpointID)} was not created by this plugin process (it restarted in between): start the container again`);
     }
     const vs = await this.vswitchOf(req.NetworkID);
+    this.stagingReady ??= ensureStaging(this.o.staging).catch((e: unknown) => {
+      this.stagingReady = undefined;
+      throw e;
+    });
+    await this.stagingReady;
     const link = stagingLinkName(req.EndpointID);
     const slot = await vs.attach({
       slot: n,

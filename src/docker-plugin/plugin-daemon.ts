@@ -5,8 +5,7 @@ import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { Context, addGlobalOptions, type GlobalOptions } from '../cli/context';
 import { isEcdockError } from '../errors';
-import { Netns } from '../netlink/netns';
-import { ScratchNetns } from '../sandbox';
+import { stagingPath } from './staging';
 import { NetworkDriver } from './network-driver';
 import { createPluginServer } from './plugin-server';
 import { PLUGIN_DIR, listenOnSocket, type SocketHandle } from './plugin-socket';
@@ -40,30 +39,12 @@ export function socketAndName(o: DaemonOptions): { socket: string; driverName: s
   return { socket: path.join(PLUGIN_DIR, `${name}.sock`), driverName: name };
 }
 
-/**
- * The staging namespace where slots are made before dockerd takes their container end:
- * /var/run/netns/ecdock-docker-NAME. It outlives the plugin on purpose: slots record it as their
- * target, so removing it would make every Docker slot a ghost.
- */
-export async function ensureStaging(driverName: string): Promise<string> {
-  const name = `ecdock-docker-${driverName}`;
-  const p = `/var/run/netns/${name}`;
-  try {
-    Netns.open({ path: p }).close();
-    return p;
-  } catch (e) {
-    if (!isEcdockError(e, 'NETNS_GONE')) throw e;
-  }
-  return (await ScratchNetns.create(name)).path;
-}
-
 /** Starts serving; resolves once the socket listens. */
 export async function startDaemon(o: DaemonOptions, ctx: Context): Promise<PluginDaemon> {
   const { socket, driverName } = socketAndName(o);
-  const staging = await ensureStaging(driverName);
   const driver = new NetworkDriver({
     dbUrl: ctx.dbUrl,
-    staging,
+    staging: stagingPath(driverName),
     ...(ctx.tls ? { tls: ctx.tls } : {}),
     ...(ctx.netns !== undefined ? { netns: ctx.netns } : {}),
     log: logLine,
