@@ -46,7 +46,7 @@ export interface NetworkDriverOptions {
   log: (line: string) => void;
 }
 
-interface EndpointRequest {
+export interface EndpointRequest {
   NetworkID: string;
   EndpointID: string;
   Interface?: { Address?: string; AddressIPv6?: string; MacAddress?: string };

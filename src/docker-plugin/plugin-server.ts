@@ -3,26 +3,30 @@
 // (what dockerd's plugin client turns into the error message the user sees).
 
 import * as http from 'node:http';
-import { dockerError, type NetworkDriver } from './network-driver';
+import { UsageError } from '../errors';
+import { dockerError, type EndpointRequest, type NetworkDriver } from './network-driver';
+import type { CreateNetworkRequest } from './network-options';
 
 const MEDIA_TYPE = 'application/vnd.docker.plugins.v1+json';
 /** Docker's requests are small; anything bigger is not from dockerd. */
 const MAX_BODY = 1 << 20;
 
-type Handler = (req: any) => Promise<object>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// Bodies are checked by the driver (a malformed one becomes an Err naming what is missing).
+type Handler = (req: unknown) => Promise<object>;
 
 export function routes(driver: NetworkDriver): Record<string, Handler> {
-  const ok = async (): Promise<object> => ({});
+  const ok = (): Promise<object> => Promise.resolve({});
+  const ep = (r: unknown): EndpointRequest => checkEndpoint(r);
   return {
-    '/Plugin.Activate': async () => ({ Implements: ['NetworkDriver'] }),
-    '/NetworkDriver.GetCapabilities': async () => ({ Scope: 'local', ConnectivityScope: 'local' }),
-    '/NetworkDriver.CreateNetwork': (r) => driver.createNetwork(r),
-    '/NetworkDriver.DeleteNetwork': (r) => driver.deleteNetwork(r),
-    '/NetworkDriver.CreateEndpoint': (r) => driver.createEndpoint(r),
-    '/NetworkDriver.DeleteEndpoint': (r) => driver.deleteEndpoint(r),
-    '/NetworkDriver.EndpointOperInfo': (r) => driver.endpointOperInfo(r),
-    '/NetworkDriver.Join': (r) => driver.join(r),
-    '/NetworkDriver.Leave': (r) => driver.leave(r),
+    '/Plugin.Activate': () => Promise.resolve({ Implements: ['NetworkDriver'] }),
+    '/NetworkDriver.GetCapabilities': () => Promise.resolve({ Scope: 'local', ConnectivityScope: 'local' }),
+    '/NetworkDriver.CreateNetwork': (r) => driver.createNetwork(r as CreateNetworkRequest),
+    '/NetworkDriver.DeleteNetwork': (r) => driver.deleteNetwork(checkNetwork(r)),
+    '/NetworkDriver.CreateEndpoint': (r) => driver.createEndpoint(ep(r)),
+    '/NetworkDriver.DeleteEndpoint': (r) => driver.deleteEndpoint(ep(r)),
+    '/NetworkDriver.EndpointOperInfo': (r) => driver.endpointOperInfo(ep(r)),
+    '/NetworkDriver.Join': (r) => driver.join(ep(r)),
+    '/NetworkDriver.Leave': (r) => driver.leave(ep(r)),
     '/NetworkDriver.DiscoverNew': ok,
     '/NetworkDriver.DiscoverDelete': ok,
     '/NetworkDriver.ProgramExternalConnectivity': ok,
@@ -30,6 +34,21 @@ export function routes(driver: NetworkDriver): Record<string, Handler> {
     '/NetworkDriver.AllocateNetwork': ok,
     '/NetworkDriver.FreeNetwork': ok,
   };
+}
+
+const ID_RE = /^[0-9a-f]{12,64}$/;
+
+function checkNetwork(r: unknown): { NetworkID: string } {
+  const id = (r as { NetworkID?: unknown } | null)?.NetworkID;
+  if (typeof id !== 'string' || !ID_RE.test(id)) throw new UsageError('BAD_ARGUMENT', 'a request without a network id: it did not come from dockerd');
+  return { NetworkID: id };
+}
+
+function checkEndpoint(r: unknown): EndpointRequest {
+  const { NetworkID } = checkNetwork(r);
+  const eid = (r as { EndpointID?: unknown }).EndpointID;
+  if (typeof eid !== 'string' || !ID_RE.test(eid)) throw new UsageError('BAD_ARGUMENT', 'a request without an endpoint id: it did not come from dockerd');
+  return { ...(r as EndpointRequest), NetworkID, EndpointID: eid };
 }
 
 export function createPluginServer(driver: NetworkDriver, log: (line: string) => void): http.Server {
