@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { randomInt } from 'node:crypto';
 import { requireRoot, sh } from '../support/env';
 import { ensureBusyboxImage, requireDocker } from '../support/docker';
-import { PluginFixture, txChecksumOff } from '../support/docker-plugin';
+import { PluginFixture } from '../support/docker-plugin';
 import { httpGet, pidNetns, tcpBulk, udpEcho } from '../support/traffic';
 import { VSwitch } from '../../src/vswitch';
 import { DOCKER_KEYS } from '../../src/docker-plugin/network-driver';
@@ -72,9 +72,6 @@ describe('ecdock-docker-plugin with dockerd', function () {
       assert.equal(slots[1].info.externalIds[DOCKER_KEYS.endpoint], b.EndpointID);
 
       const [pa, pb] = [await f.pidOf(web.name), await f.pidOf(cli.name)];
-      // TODO(issue 9): drop once the userspace-datapath checksum fix is in main.
-      await txChecksumOff(pa);
-      await txChecksumOff(pb);
       assert.match(await httpGet(pidNetns(pb), s.at(1)), /hello-from-ecdock/);
       assert.equal(await tcpBulk(pidNetns(pa), pidNetns(pb), s.at(1), 2_000_000, { port: 5301 }), 2_000_000);
       assert.equal(await udpEcho(pidNetns(pb), pidNetns(pa), s.at(2), 5, { port: 5302 }), 5);
@@ -149,8 +146,6 @@ describe('ecdock-docker-plugin with dockerd', function () {
       assert.equal(await f.plugin!.stop('SIGTERM'), 0, 'SIGTERM stops it cleanly');
       await f.startPlugin();
       const [pa, pb] = [await f.pidOf(a.name), await f.pidOf(b.name)];
-      await txChecksumOff(pa);
-      await txChecksumOff(pb);
       assert.equal(await udpEcho(pidNetns(pa), pidNetns(pb), s.at(40), 3, { port: 5303 }), 3);
       assert.deepEqual((await vs.slots()).filter((x) => x.index >= 40).map((x) => [x.index, x.state]), [[40, 'up'], [41, 'up']]);
       assert.equal((await f.docker(['stop', '-t', '0', a.name])).code, 0);

@@ -128,9 +128,3 @@ export class PluginFixture {
     await this.sb.stop();
   }
 }
-
-/** The temporary checksum workaround: until the userspace-datapath checksum fix is in main, veth
- *  senders must fill TCP/UDP checksums themselves. */
-export async function txChecksumOff(pid: number, ifname = 'eth0'): Promise<void> {
-  await sh('nsenter', [`--net=/proc/${pid}/ns/net`, '--', 'ethtool', '-K', ifname, 'tx', 'off'], { allowFail: true });
-}
