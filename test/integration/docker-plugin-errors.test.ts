@@ -3,6 +3,7 @@
 // OVSDB unreachable; and a plugin killed in the middle of plugging a container leaves nothing
 // once it is started again.
 import { strict as assert } from 'node:assert';
+import { existsSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { requireRoot } from '../support/env';
 import { ensureBusyboxImage, requireDocker } from '../support/docker';
@@ -85,7 +86,8 @@ describe('ecdock-docker-plugin: bad input and faults', function () {
       assert.match(p.log, /startup cleanup skipped/);
     } finally {
       await f.docker(['network', 'rm', net]);
-      await p.stop('SIGKILL');
+      assert.equal(await p.stop('SIGTERM'), 0);
+      assert.ok(!existsSync(`/run/docker/plugins/${name}.sock`), 'SIGTERM removed the socket');
     }
   });
 
