@@ -26,15 +26,11 @@ import { OvsdbClient } from '../ovsdb/client';
 import type { TlsOptions } from '../ovsdb';
 import { VSwitch } from '../vswitch';
 import type { Slot } from '../slot';
+import { DOCKER_KEYS } from './keys';
 import { ensureStaging } from './staging';
 import { networkPlan, type CreateNetworkRequest } from './network-options';
 
-/** Keys the plugin adds to the bridge and the slot (never "ecdock:", which the library owns). */
-export const DOCKER_KEYS = {
-  network: 'docker:network-id',
-  endpoint: 'docker:endpoint-id',
-  created: 'docker:created-by-plugin',
-} as const;
+export { DOCKER_KEYS };
 
 export interface NetworkDriverOptions {
   dbUrl: string;

@@ -10,7 +10,10 @@ import { ensureBusyboxImage, requireDocker } from '../support/docker';
 import { PluginFixture } from '../support/docker-plugin';
 import { httpGet, pidNetns, tcpBulk, udpEcho } from '../support/traffic';
 import { VSwitch } from '../../src/vswitch';
-import { DOCKER_KEYS } from '../../src/docker-plugin/network-driver';
+import { DOCKER_KEYS } from '../../src/docker-plugin/keys';
+import * as path from 'node:path';
+
+const EC = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
 
 /** A /24 Docker is unlikely to hold already (its IPAM refuses overlapping pools). */
 function subnet(): { net: string; at: (n: number) => string } {
@@ -70,6 +73,8 @@ describe('ecdock-docker-plugin with dockerd', function () {
       assert.deepEqual(slots.map((x) => [x.index, x.state]), [[1, 'up'], [2, 'up']]);
       assert.equal(slots[0].info.externalIds[DOCKER_KEYS.endpoint], a.EndpointID);
       assert.equal(slots[1].info.externalIds[DOCKER_KEYS.endpoint], b.EndpointID);
+      const list = await sh(process.execPath, [EC, '--db', f.sb.dbUrl, '--netns', f.sb.netns!, '--vswitch', vs.name, 'list']);
+      assert.match(list.stdout, new RegExp(`docker endpoint ${a.EndpointID.slice(0, 12)} \\(network ${slots[0].info.externalIds[DOCKER_KEYS.network].slice(0, 12)}\\)\\s+up`));
 
       const [pa, pb] = [await f.pidOf(web.name), await f.pidOf(cli.name)];
       assert.match(await httpGet(pidNetns(pb), s.at(1)), /hello-from-ecdock/);
