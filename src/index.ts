@@ -15,6 +15,7 @@ export type { ErrorCode, ErrorKind } from './errors';
 // The vswitch/slot model
 export { VSwitch } from './vswitch';
 export type { VSwitchCreateOptions, VSwitchOpenOptions, AttachOptions, SlotEvent, CleanupOptions, CleanupReport } from './vswitch';
+export type { SwitchSpec } from './realisation';
 export { Slot } from './slot';
 export { ContainerFollower, CONTAINER_LABELS, containerLabels, labelsMatch, slotPluggedInto } from './follow';
 export type { FollowerRuntime, ContainerFollowerOptions, FollowEvent } from './follow';
