@@ -18,7 +18,6 @@
 //   and the slot's veth dies with the container's namespace, which makes the slot a ghost for cleanup.
 // - Leave and DeleteEndpoint release the slot; both are idempotent.
 
-import type { EcdockError } from '../errors';
 import { UsageError, VSwitchError, isEcdockError } from '../errors';
 import { getLink, moveLink } from '../netlink/link';
 import { Netns } from '../netlink/netns';
@@ -29,8 +28,6 @@ import type { Slot } from '../slot';
 import { DOCKER_KEYS } from './keys';
 import { ensureStaging } from './staging';
 import { networkPlan, type CreateNetworkRequest } from './network-options';
-
-export { DOCKER_KEYS };
 
 export interface NetworkDriverOptions {
   dbUrl: string;
@@ -291,6 +288,6 @@ async function withNetns<T>(path: string, fn: (ns: Netns) => Promise<T>): Promis
 
 /** The reply Docker shows the user: the sentence, with the stable code for those who grep logs. */
 export function dockerError(e: unknown): { Err: string } {
-  if (isEcdockError(e)) return { Err: `ecdock ${(e as EcdockError).code}: ${e.message}` };
+  if (isEcdockError(e)) return { Err: `ecdock ${e.code}: ${e.message}` };
   return { Err: `ecdock internal error: ${(e as Error)?.message ?? String(e)}` };
 }
