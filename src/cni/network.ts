@@ -9,7 +9,8 @@ import type { VSwitch } from '../vswitch';
 import { CNI_CODE, CniError } from './cni-error';
 import type { NetConf } from './config';
 
-const CONNECT_TIMEOUT_MS = 5000;
+// Generous: runtimes start many plugin processes at once, and a busy ovsdb-server answers late.
+const CONNECT_TIMEOUT_MS = 20_000;
 
 export async function connect(conf: NetConf): Promise<OvsdbClient> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
