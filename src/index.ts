@@ -102,5 +102,5 @@ export { DockerRuntime, ContainerEvents } from './runtime';
 export type { ContainerRuntime, RuntimeContainer, ContainerInfo, ContainerEvent, CreateContainerOptions, AttachResult } from './runtime';
 
 // A private OVS for tests and demos
-export { OvsSandbox, OvsCluster, ScratchNetns } from './sandbox';
-export type { OvsSandboxOptions, OvsClusterOptions } from './sandbox';
+export { OvsSandbox, OvsCluster, ScratchNetns, OvnSandbox } from './sandbox';
+export type { OvsSandboxOptions, OvsClusterOptions, OvnSandboxOptions, OvnHost } from './sandbox';
