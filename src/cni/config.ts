@@ -131,7 +131,12 @@ export function parseConf(raw: Record<string, unknown>): NetConf {
   }
   const valid = raw['cni.dev/valid-attachments'];
   if (valid !== undefined) {
-    const ok = Array.isArray(valid) && valid.every((a) => typeof a === 'object' && a !== null && typeof a.containerID === 'string' && typeof a.ifname === 'string');
+    const ok =
+      Array.isArray(valid) &&
+      (valid as unknown[]).every((a) => {
+        const att = a as { containerID?: unknown; ifname?: unknown } | null;
+        return typeof att === 'object' && att !== null && typeof att.containerID === 'string' && typeof att.ifname === 'string';
+      });
     if (!ok) throw bad('"cni.dev/valid-attachments" must be a list of { "containerID": ..., "ifname": ... }');
     conf.validAttachments = valid as { containerID: string; ifname: string }[];
   }

@@ -46,5 +46,9 @@ export function convertResult(r: CniResult, cniVersion: string): CniResult {
 export function prevResultAddresses(prev: Record<string, unknown> | undefined): string[] {
   const ips = prev?.ips;
   if (!Array.isArray(ips)) return [];
-  return ips.map((x) => String((x as { address?: unknown }).address ?? '').split('/')[0]).filter((a) => a !== '');
+  return ips
+    .map((x) => (x as { address?: unknown }).address)
+    .filter((a): a is string => typeof a === 'string')
+    .map((a) => a.split('/')[0])
+    .filter((a) => a !== '');
 }
