@@ -37,6 +37,15 @@ function cgroupParents(): string[] {
 
 export async function startPodman(cniPath: string, defaultNetwork: string): Promise<PodmanEnv> {
   const root = mkdtempSync(join(tmpdir(), 'ecdock-podman-'));
+  try {
+    return await setUp(root, cniPath, defaultNetwork);
+  } catch (e) {
+    rmSync(root, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function setUp(root: string, cniPath: string, defaultNetwork: string): Promise<PodmanEnv> {
   const existed = new Set([...OUTSIDE, ...cgroupParents()].filter((p) => existsSync(p)));
   const netDir = join(root, 'net.d');
   mkdirSync(netDir);
