@@ -20,6 +20,9 @@ import type { CniEnv } from './env';
 import { connect, checkSupported, openVswitch } from './network';
 import { prevResultAddresses, slotResult, type CniResult } from './result';
 
+/** A slot MAC: 52:00 and the four bytes of the slot's IPv4 address. */
+const SLOT_MAC_RE = /^52:00:([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/;
+
 async function withOvs<T>(conf: NetConf, fn: (ovs: OvsdbClient) => Promise<T>): Promise<T> {
   const ovs = await connect(conf);
   try {
@@ -48,7 +51,7 @@ export function requestedSlot(vs: Pick<VSwitch, 'plan' | 'name'>, env: CniEnv, c
     }
   }
   if (mac !== undefined) {
-    const m = /^52:00:([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/.exec(mac);
+    const m = SLOT_MAC_RE.exec(mac);
     const fromMac = m ? vs.plan.slotOf(m.slice(1).map((h) => parseInt(h, 16)).join('.')) : undefined;
     if (fromMac === undefined || (n !== undefined && fromMac !== n)) {
       const want = n !== undefined ? `slot ${n}'s MAC is ${vs.plan.addressOf(n).mac}` : `slot MACs are 52:00 followed by the slot's IPv4 bytes`;
@@ -82,6 +85,10 @@ export async function del(env: CniEnv, conf: NetConf): Promise<void> {
   checkSupported(conf);
   await withOvs(conf, async (ovs) => {
     const found = await findOwn(ovs, env, conf);
+    if (!found.length) {
+      if (env.netns) await removeHalfMadeLink(ovs, env, conf);
+      return;
+    }
     const vs = await openVswitch(ovs, conf, false);
     if (!vs) return;
     for (const a of found) {
@@ -89,12 +96,11 @@ export async function del(env: CniEnv, conf: NetConf): Promise<void> {
         if (!isEcdockError(e, 'NO_SUCH_SLOT')) throw e;
       });
     }
-    if (!found.length && env.netns) await removeHalfMadeLink(vs, env);
   });
 }
 
 /** The container end of a veth an interrupted ADD made (interface CNI_IFNAME with a slot MAC of this vswitch). */
-async function removeHalfMadeLink(vs: VSwitch, env: CniEnv): Promise<void> {
+async function removeHalfMadeLink(ovs: OvsdbClient, env: CniEnv, conf: NetConf): Promise<void> {
   let ns: Netns;
   try {
     ns = Netns.open({ path: env.netns });
@@ -103,8 +109,11 @@ async function removeHalfMadeLink(vs: VSwitch, env: CniEnv): Promise<void> {
   }
   try {
     const link = await getLink({ netns: ns, name: env.ifname });
-    const m = link?.kind === 'veth' ? /^52:00:([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/.exec(link.mac ?? '') : null;
-    if (m && vs.plan.slotOf(m.slice(1).map((h) => parseInt(h, 16)).join('.')) !== undefined) await deleteLink({ netns: ns, name: env.ifname });
+    const m = link?.kind === 'veth' ? SLOT_MAC_RE.exec(link.mac ?? '') : null;
+    if (!m) return;
+    // Only now is the vswitch worth opening: its plan says whether that MAC is one of its slots.
+    const vs = await openVswitch(ovs, conf, false);
+    if (vs && vs.plan.slotOf(m.slice(1).map((h) => parseInt(h, 16)).join('.')) !== undefined) await deleteLink({ netns: ns, name: env.ifname });
   } finally {
     ns.close();
   }

@@ -5,9 +5,13 @@
 // Output goes out with writeSync so that process.exit cannot cut it short.
 
 import { readFileSync, writeSync } from 'node:fs';
+import * as nodeModule from 'node:module';
 import { CniError, errorObject, toCniError } from './cni-error';
 import { LATEST_VERSION, SUPPORTED_VERSIONS, checkVersion, decodeJson, parseConf } from './config';
 import { parseCommand, parseEnv, type CniCommand } from './env';
+
+// Node ≥ 22.1 keeps compiled code between runs (a plugin process starts for every call); older Node has no such cache.
+(nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
 function readStdin(): string {
   try {
