@@ -36,14 +36,20 @@ const median = (xs: number[]) => {
 const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))];
 const f1 = (x: number) => x.toFixed(1);
 
-async function timed(n: number, fn: () => Promise<unknown>): Promise<number[]> {
-  const out: number[] = [];
+/** Wall and CPU (user + system, from GNU time) of a command, n times. */
+async function timed(n: number, file: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ wall: number[]; cpu: number[] }> {
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  const report = path.join(os.tmpdir(), `ecdock-bench-time-${process.pid}`);
   for (let i = 0; i < n; i++) {
     const t = process.hrtime.bigint();
-    await fn();
-    out.push(Number(process.hrtime.bigint() - t) / 1e6);
+    await run('/usr/bin/time', ['-o', report, '-f', '%U %S', file, ...args], opts);
+    wall.push(Number(process.hrtime.bigint() - t) / 1e6);
+    const [u, s] = (await fs.readFile(report, 'utf8')).trim().split('\n').pop()!.split(' ').map(Number);
+    cpu.push((u + s) * 1000);
   }
-  return out;
+  await fs.rm(report, { force: true });
+  return { wall, cpu };
 }
 
 async function main(): Promise<void> {
@@ -66,14 +72,17 @@ async function main(): Promise<void> {
     await VSwitch.create(ovs, { name: vswitch, subnet: '10.65.0.254/24', usermode: true, netns: sb.netns! });
     await run('ip', ['link', 'add', bridge, 'type', 'bridge']);
 
-    const res = { ecdock: { add: [] as number[], del: [] as number[] }, ref: { add: [] as number[], del: [] as number[] } };
+    const empty = () => ({ add: [] as number[], del: [] as number[], addCpu: [] as number[], delCpu: [] as number[] });
+    const res = { ecdock: empty(), ref: empty() };
     for (let r = 0; r < ROUNDS; r++) {
       for (const [who, list] of (r % 2 ? [['ref', refList], ['ecdock', ecdockList]] : [['ecdock', ecdockList], ['ref', refList]]) as ['ecdock' | 'ref', string][]) {
         const out = await runClient(client, dirs, ['bench', list, ...paths], {}, 600_000);
         if (out.code !== 0) throw new Error(`${who}: ${out.stdout}${out.stderr}`);
-        const j = out.json as unknown as { add: number[]; del: number[] };
+        const j = out.json as unknown as { add: number[]; del: number[]; addCpu: number[]; delCpu: number[] };
         res[who].add.push(...j.add);
         res[who].del.push(...j.del);
+        res[who].addCpu.push(...j.addCpu);
+        res[who].delCpu.push(...j.delCpu);
       }
     }
 
@@ -81,21 +90,19 @@ async function main(): Promise<void> {
     const versionIn = '{"cniVersion":"1.0.0"}';
     const env = { ...process.env, CNI_COMMAND: 'VERSION' };
     const cniDir = path.dirname(PLUGIN_JS);
-    const floors: [string, number[]][] = [
-      ['`node -e 0` (Node start and exit)', await timed(FLOOR_RUNS, () => run(process.execPath, ['-e', '0']))],
-      ['ecdock-cni VERSION (Node + the parsing modules)', await timed(FLOOR_RUNS, () => run(process.execPath, [PLUGIN_JS], { input: versionIn, env }))],
-      ['node: require the modules ADD uses', await timed(FLOOR_RUNS, () => run(process.execPath, ['-e', `require(${JSON.stringify(path.join(cniDir, 'commands.js'))}); require(${JSON.stringify(path.join(cniDir, '../vswitch.js'))})`]))],
+    const floors: [string, { wall: number[]; cpu: number[] }][] = [
+      ['`node -e 0` (Node start and exit)', await timed(FLOOR_RUNS, process.execPath, ['-e', '0'])],
+      ['ecdock-cni VERSION (Node + the parsing modules)', await timed(FLOOR_RUNS, process.execPath, [PLUGIN_JS], { input: versionIn, env })],
+      ['node: require the modules ADD uses', await timed(FLOOR_RUNS, process.execPath, ['-e', `require(${JSON.stringify(path.join(cniDir, 'commands.js'))}); require(${JSON.stringify(path.join(cniDir, '../vswitch.js'))})`])],
       [
         'node: require + connect + open the vswitch (monitor of 4 tables)',
-        await timed(FLOOR_RUNS, () =>
-          run(process.execPath, [
-            '-e',
-            `const {OvsdbClient}=require(${JSON.stringify(path.join(cniDir, '../ovsdb/client.js'))});const {VSwitch}=require(${JSON.stringify(path.join(cniDir, '../vswitch.js'))});` +
-              `OvsdbClient.connect(${JSON.stringify(sb.dbUrl)},{reconnect:false}).then(async c=>{await VSwitch.open(c,${JSON.stringify(vswitch)});c.close();process.exit(0)})`,
-          ]),
-        ),
+        await timed(FLOOR_RUNS, process.execPath, [
+          '-e',
+          `const {OvsdbClient}=require(${JSON.stringify(path.join(cniDir, '../ovsdb/client.js'))});const {VSwitch}=require(${JSON.stringify(path.join(cniDir, '../vswitch.js'))});` +
+            `OvsdbClient.connect(${JSON.stringify(sb.dbUrl)},{reconnect:false}).then(async c=>{await VSwitch.open(c,${JSON.stringify(vswitch)});c.close();process.exit(0)})`,
+        ]),
       ],
-      ['bridge VERSION (a Go plugin start and exit)', await timed(FLOOR_RUNS, () => run('/usr/lib/cni/bridge', [], { input: versionIn, env }))],
+      ['bridge VERSION (a Go plugin start and exit)', await timed(FLOOR_RUNS, '/usr/lib/cni/bridge', [], { input: versionIn, env })],
     ];
 
     const ratio = (a: number[], b: number[]) => (median(a) / median(b)).toFixed(2);
@@ -109,17 +116,23 @@ async function main(): Promise<void> {
       'waiting for ovs-vswitchd to add the port. Reference: `bridge` (a Linux bridge, veth) with `host-local` IPAM',
       '(bridge execs host-local: two Go processes per call). Both networks exist before timing starts.',
       '',
-      '| plugin | ADD median | ADD p90 | DEL median | DEL p90 |',
-      '|---|---:|---:|---:|---:|',
-      `| ecdock | ${f1(median(res.ecdock.add))} ms | ${f1(p90(res.ecdock.add))} ms | ${f1(median(res.ecdock.del))} ms | ${f1(p90(res.ecdock.del))} ms |`,
-      `| bridge + host-local | ${f1(median(res.ref.add))} ms | ${f1(p90(res.ref.add))} ms | ${f1(median(res.ref.del))} ms | ${f1(p90(res.ref.del))} ms |`,
-      `| ratio ecdock / reference | ${ratio(res.ecdock.add, res.ref.add)}× | | ${ratio(res.ecdock.del, res.ref.del)}× | |`,
+      'Wall: what the runtime waits. CPU: user + system time of the plugin processes of the call (RUSAGE_CHILDREN',
+      'in the client), what a call costs whatever else the machine is doing.',
+      '',
+      '| plugin | ADD wall median | ADD wall p90 | ADD CPU median | DEL wall median | DEL wall p90 | DEL CPU median |',
+      '|---|---:|---:|---:|---:|---:|---:|',
+      ...(['ecdock', 'ref'] as const).map(
+        (w) =>
+          `| ${w === 'ecdock' ? 'ecdock' : 'bridge + host-local'} | ${f1(median(res[w].add))} ms | ${f1(p90(res[w].add))} ms | ${f1(median(res[w].addCpu))} ms | ` +
+          `${f1(median(res[w].del))} ms | ${f1(p90(res[w].del))} ms | ${f1(median(res[w].delCpu))} ms |`,
+      ),
+      `| ratio ecdock / reference | ${ratio(res.ecdock.add, res.ref.add)}× | | ${ratio(res.ecdock.addCpu, res.ref.addCpu)}× | ${ratio(res.ecdock.del, res.ref.del)}× | | ${ratio(res.ecdock.delCpu, res.ref.delCpu)}× |`,
       '',
       '## The floor of a plugin process (median of ' + FLOOR_RUNS + ' runs)',
       '',
-      '| step | median | p90 |',
-      '|---|---:|---:|',
-      ...floors.map(([name, xs]) => `| ${name} | ${f1(median(xs))} ms | ${f1(p90(xs))} ms |`),
+      '| step | wall median | wall p90 | CPU median |',
+      '|---|---:|---:|---:|',
+      ...floors.map(([name, x]) => `| ${name} | ${f1(median(x.wall))} ms | ${f1(p90(x.wall))} ms | ${f1(median(x.cpu))} ms |`),
       '',
       `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model.split(' ').slice(0, 2).join(' ')}, Node ${process.version}, kernel ${os.release()};`,
       `load average ${load} at the end.`,

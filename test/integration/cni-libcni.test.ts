@@ -144,6 +144,21 @@ describe('CNI plugin with a libcni client (real OVS, real namespaces)', function
     assert.deepEqual(await f.leftovers(vswitch), { ports: [], links: [] });
   });
 
+  it('passes portType internal and vlan through to the slot', async () => {
+    const list = writeConflist(f.dirs, `${net}-i`, [{ ...conf(), portType: 'internal', vlan: 5 }]);
+    const ns = await f.netns();
+    const r = await runClient(client, f.dirs, ['add', list, ns.path, 'ctr-int', 'eth0']);
+    assert.equal(r.code, 0, r.stdout);
+    const res = r.json as unknown as AddResult;
+    assert.deepEqual(res.interfaces, [{ name: 'eth0', mac: '52:00:0a:3d:00:01', sandbox: ns.path }]);
+    assert.equal((await eth0(ns)).address, '52:00:0a:3d:00:01');
+    const [sel] = await f.ovs.transact('Open_vSwitch', [{ op: 'select', table: 'Port', where: [['name', '==', `${vswitch}-s01`]], columns: ['tag'] }]);
+    assert.equal((sel as { rows: { tag: unknown }[] }).rows[0].tag, 5);
+    assert.equal((await runClient(client, f.dirs, ['check', list, ns.path, 'ctr-int', 'eth0'])).code, 0);
+    assert.equal((await runClient(client, f.dirs, ['del', list, ns.path, 'ctr-int', 'eth0'])).code, 0);
+    assert.deepEqual(await f.leftovers(vswitch), { ports: [], links: [] });
+  });
+
   it('writes results in the shape of 0.3.0, 0.3.1 and 0.4.0 when the config asks', async () => {
     for (const v of ['0.3.0', '0.3.1', '0.4.0']) {
       const list = writeConflist(f.dirs, `${net}-v`, [conf()], v);
