@@ -134,6 +134,19 @@ async function main(): Promise<void> {
       '|---|---:|---:|---:|',
       ...floors.map(([name, x]) => `| ${name} | ${f1(median(x.wall))} ms | ${f1(p90(x.wall))} ms | ${f1(median(x.cpu))} ms |`),
       '',
+      (() => {
+        const nodeCpu = median(floors[0][1].cpu);
+        const reqCpu = median(floors[2][1].cpu);
+        return (
+          `What this says: a bare \`node -e 0\` costs ${f1(nodeCpu)} ms of CPU, ${(nodeCpu / median(res.ref.addCpu)).toFixed(1)}× the reference's whole ADD ` +
+          `(${f1(median(res.ref.addCpu))} ms, two Go processes), and ${Math.round((100 * nodeCpu) / median(res.ecdock.addCpu))}% of ecdock's ADD. Loading the modules ADD uses ` +
+          `adds ${f1(reqCpu - nodeCpu)} ms; the OVSDB session, the monitor, the veth, the claim and waiting for ovs-vswitchd are the rest. ` +
+          'The target (ADD and DEL no slower than bridge + host-local) cannot be met by a Node process started per call: its floor is above the ' +
+          "reference's total. What would meet it is a resident helper (one Node process serving the calls over a socket, the plugin a small " +
+          'static binary that forwards stdin and the environment), not done here: the plugin must work with nothing running beforehand.'
+        );
+      })(),
+      '',
       `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model.split(' ').slice(0, 2).join(' ')}, Node ${process.version}, kernel ${os.release()};`,
       `load average ${load} at the end.`,
       'Reproduce: `npx tsc -p . && sudo node dist/bench/cni.js`.',
