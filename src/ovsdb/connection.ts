@@ -321,8 +321,18 @@ export class Connection {
       case 'request': {
         const r = m.message;
         // Answer probes at once, even in the middle of a burst of updates.
-        if (r.method === 'echo') this.write(encode(success(r.id, r.params ?? [])));
-        else this.write(encode(failure(r.id, 'unknown method')));
+        if (r.method !== 'echo') this.write(encode(failure(r.id, 'unknown method')));
+        else {
+          // Echo what was sent; params we could not send back (a subnormal real, which the codec
+          // refuses on the way out) get an error reply instead of failing the session.
+          let reply: string;
+          try {
+            reply = encode(success(r.id, r.params ?? []));
+          } catch {
+            reply = encode(failure(r.id, 'echo parameters cannot be sent back'));
+          }
+          this.write(reply);
+        }
         return;
       }
       case 'notification':
