@@ -5,7 +5,7 @@
 // Every inbound message is dispatched synchronously, in arrival order, and a request may carry a
 // `map` that runs inside the dispatcher before later messages are looked at. The monitor cache
 // depends on that: a monitor reply and the update that follows it can sit in one chunk, and the
-// reply's initial rows must be in the cache before that update is applied (ovsdb.md §2.8).
+// reply's initial rows must be in the cache before that update is applied.
 
 import type { Duplex } from 'node:stream';
 import { OvsdbError, UsageError, type EcdockError } from '../errors';
@@ -320,7 +320,7 @@ export class Connection {
       }
       case 'request': {
         const r = m.message;
-        // Answer probes at once, even in the middle of a burst of updates (ovsdb.md §5.4).
+        // Answer probes at once, even in the middle of a burst of updates.
         if (r.method === 'echo') this.write(encode(success(r.id, r.params ?? [])));
         else this.write(encode(failure(r.id, 'unknown method')));
         return;
