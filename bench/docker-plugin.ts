@@ -3,7 +3,7 @@
 // `docker run --network none` then `ec plug --pid`, and `docker run --network none` then Open
 // vSwitch's own `ovs-docker add-port` (run inside the sandbox's namespace, where its
 // ovs-vswitchd is). Rounds alternate the three ways. Run as root after tsc:
-//   node dist/bench/docker-plugin.js [--rounds N]
+//   node dist/bench/docker-plugin.js [--rounds N | --quick]
 // Writes bench/results/docker-plugin.md. A benchmark, not a test: it asserts nothing.
 
 import { execFile, spawn } from 'node:child_process';
@@ -18,7 +18,8 @@ import { ensureBusyboxImage } from '../src/runtime/busybox-image';
 import { DockerRuntime } from '../src/runtime/docker';
 
 const IMAGE = 'ecdock-busybox:latest';
-const ROUNDS = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 5;
+const roundsAt = process.argv.indexOf('--rounds');
+const ROUNDS = (roundsAt > 0 && Number(process.argv[roundsAt + 1])) || (process.argv.includes('--quick') ? 2 : 5);
 const ROOT = path.join(__dirname, '..', '..');
 const EC = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const PLUGIN = path.join(ROOT, 'dist', 'src', 'docker-plugin', 'main.js');

@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { Context, addGlobalOptions, type GlobalOptions } from '../cli/context';
-import { isEcdockError } from '../errors';
+import { UsageError, isEcdockError } from '../errors';
 import { stagingPath } from './staging';
 import { NetworkDriver } from './network-driver';
 import { createPluginServer } from './plugin-server';
@@ -30,13 +30,13 @@ function logLine(line: string): void {
 
 /** Socket path and driver name: Docker names a legacy plugin after its socket file. */
 export function socketAndName(o: DaemonOptions): { socket: string; driverName: string } {
-  if (o.socket !== undefined) {
-    const base = path.basename(o.socket).replace(/\.sock$/, '');
-    return { socket: path.resolve(o.socket), driverName: o.name ?? base };
+  const socket = o.socket !== undefined ? path.resolve(o.socket) : undefined;
+  const driverName = o.name ?? (socket ? path.basename(socket).replace(/\.sock$/, '') : DEFAULT_DRIVER_NAME);
+  // The name also names the staging namespace (ecdock-docker-NAME), hence the length.
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,48}$/.test(driverName)) {
+    throw new UsageError('BAD_NAME', `driver name "${driverName}": use up to 49 letters, digits, "_", "-" or ".", starting with a letter or digit (give --name, or a --socket file named so)`);
   }
-  const name = o.name ?? DEFAULT_DRIVER_NAME;
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw new CommanderError(2, 'ecdock.badName', `--name ${name}: use letters, digits, "_", "-" or "."`);
-  return { socket: path.join(PLUGIN_DIR, `${name}.sock`), driverName: name };
+  return { socket: socket ?? path.join(PLUGIN_DIR, `${driverName}.sock`), driverName };
 }
 
 /** Starts serving; resolves once the socket listens. */

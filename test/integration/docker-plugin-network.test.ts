@@ -78,8 +78,8 @@ describe('ecdock-docker-plugin with dockerd', function () {
 
       const [pa, pb] = [await f.pidOf(web.name), await f.pidOf(cli.name)];
       assert.match(await httpGet(pidNetns(pb), s.at(1)), /hello-from-ecdock/);
-      assert.equal(await tcpBulk(pidNetns(pa), pidNetns(pb), s.at(1), 2_000_000, { port: 5301 }), 2_000_000);
-      assert.equal(await udpEcho(pidNetns(pb), pidNetns(pa), s.at(2), 5, { port: 5302 }), 5);
+      assert.equal(await tcpBulk(pidNetns(pa), pidNetns(pb), s.at(1), 2_000_000, { port: 5301, timeoutS: 20 }), 2_000_000);
+      assert.equal(await udpEcho(pidNetns(pb), pidNetns(pa), s.at(2), 5, { port: 5302, timeoutS: 20 }), 5);
     });
 
     it('--ip picks the slot; a slot held outside Docker is refused with a sentence; the gateway is refused', async () => {
@@ -151,7 +151,7 @@ describe('ecdock-docker-plugin with dockerd', function () {
       assert.equal(await f.plugin!.stop('SIGTERM'), 0, 'SIGTERM stops it cleanly');
       await f.startPlugin();
       const [pa, pb] = [await f.pidOf(a.name), await f.pidOf(b.name)];
-      assert.equal(await udpEcho(pidNetns(pa), pidNetns(pb), s.at(40), 3, { port: 5303 }), 3);
+      assert.equal(await udpEcho(pidNetns(pa), pidNetns(pb), s.at(40), 3, { port: 5303, timeoutS: 20 }), 3);
       assert.deepEqual((await vs.slots()).filter((x) => x.index >= 40).map((x) => [x.index, x.state]), [[40, 'up'], [41, 'up']]);
       assert.equal((await f.docker(['stop', '-t', '0', a.name])).code, 0);
       assert.equal(await vs.slot(40), undefined, 'the new plugin process found the slot by its endpoint id');
