@@ -111,7 +111,7 @@ function startServer(ns: NetnsLike, bind: string, port: number, mode: 'tcp' | 'u
 
 export interface TrafficOptions {
   port?: number;
-  /** Seconds each side waits before giving up. */
+  /** Seconds each side waits before giving up (upper bounds: nothing waits when traffic flows). */
   timeoutS?: number;
 }
 
@@ -121,7 +121,7 @@ export interface TrafficOptions {
  */
 export async function tcpBulk(server: NetnsLike, client: NetnsLike, address: string, bytes = 2_000_000, o: TrafficOptions = {}): Promise<number> {
   const port = o.port ?? 5201;
-  const timeoutS = o.timeoutS ?? 10;
+  const timeoutS = o.timeoutS ?? 20;
   const srv = startServer(server, address.includes(':') ? '::' : '0.0.0.0', port, 'tcp', timeoutS);
   await srv.ready;
   await sh('nsenter', [`--net=${nsPath(client)}`, '--', PYTHON, '-c', CLIENT, address, String(port), 'tcp', String(timeoutS), String(bytes)], {
@@ -135,7 +135,9 @@ export async function tcpBulk(server: NetnsLike, client: NetnsLike, address: str
 export async function udpEcho(server: NetnsLike, client: NetnsLike, address: string, count = 5, o: TrafficOptions = {}): Promise<number> {
   const port = o.port ?? 5202;
   const timeoutS = o.timeoutS ?? 5;
-  const srv = startServer(server, address.includes(':') ? '::' : '0.0.0.0', port, 'udp', timeoutS, count);
+  // The server waits longer than the client's whole run: on a loaded machine the client's python
+  // can take seconds to start, and a server that gave up first would read as lost datagrams.
+  const srv = startServer(server, address.includes(':') ? '::' : '0.0.0.0', port, 'udp', timeoutS * 4, count);
   await srv.ready;
   const r = await sh('nsenter', [`--net=${nsPath(client)}`, '--', PYTHON, '-c', CLIENT, address, String(port), 'udp', String(timeoutS), String(count)], {
     timeoutMs: (timeoutS * 4 + 5) * 1000,
