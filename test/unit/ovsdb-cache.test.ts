@@ -1,4 +1,4 @@
-// The replica applies update2 diffs by column type (ovsdb.md §2.7) and rebuilds without stale rows.
+// The replica applies update2 diffs by column type (ovsdb-server(7)) and rebuilds without stale rows.
 import * as assert from 'node:assert/strict';
 import { Replica, applyColumnDiff } from '../../src/ovsdb/cache';
 import { normalizeColumnType, normalizeSchema } from '../../src/ovsdb/schema';
