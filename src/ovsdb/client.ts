@@ -216,7 +216,7 @@ export class OvsdbClient extends EventEmitter {
     return this.call('echo', args, {
       map: (r) => {
         if (!Array.isArray(r)) throw protocol('echo result is not an array', r);
-        return r;
+        return r as unknown[];
       },
     });
   }

@@ -206,21 +206,21 @@ export function decodeDatum(type: ColumnType, w: unknown): Value {
   switch (type.kind) {
     case 'atom':
       if (Array.isArray(w) && w[0] === 'set') {
-        const a = w[1];
+        const a: unknown = w[1];
         if (Array.isArray(a) && a.length === 1) return decodeAtom(type.key, a[0]);
         throw malformed('single value', w);
       }
       return decodeAtom(type.key, w);
     case 'optional':
       if (Array.isArray(w) && w[0] === 'set') {
-        const a = w[1];
+        const a: unknown = w[1];
         if (!Array.isArray(a) || a.length > 1) throw malformed('optional value', w);
         return a.length ? decodeAtom(type.key, a[0]) : undefined;
       }
       return decodeAtom(type.key, w);
     case 'set':
       if (Array.isArray(w) && w[0] === 'set') {
-        const a = w[1];
+        const a: unknown = w[1];
         if (!Array.isArray(a)) throw malformed('set', w);
         const out = new Array<Atom>(a.length);
         for (let i = 0; i < a.length; i++) out[i] = decodeAtom(type.key, a[i]);

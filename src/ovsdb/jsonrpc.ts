@@ -51,7 +51,7 @@ export function encode(message: RequestObject | NotificationObject | SuccessObje
     return stringifyJson({ id: message.id, result: message.result, error: null }, 'message');
   }
   const err = message.error as JsonRpcError;
-  return stringifyJson({ id: message.id, result: null, error: err.data ?? err.message }, 'message');
+  return stringifyJson({ id: message.id, result: null, error: (err.data as unknown) ?? err.message }, 'message');
 }
 
 /**

@@ -201,7 +201,8 @@ export class Monitor<T extends object = Record<string, Row>> extends EventEmitte
   waitFor<R>(predicate: () => R | undefined | false | null, timeoutMs: number): Promise<R> {
     if (this.ended) return Promise.reject(this.ended);
     return new Promise<R>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
+      // Set after the first check, so held in an object the callbacks read when they run.
+      const deadline: { timer?: NodeJS.Timeout } = {};
       const w: Waiter = {
         check: () => {
           let v: R | undefined | false | null;
@@ -209,25 +210,25 @@ export class Monitor<T extends object = Record<string, Row>> extends EventEmitte
             v = predicate();
           } catch (e) {
             this.waiters.delete(w);
-            if (timer) clearTimeout(timer);
+            if (deadline.timer) clearTimeout(deadline.timer);
             reject(e);
             return true;
           }
           if (v === undefined || v === false || v === null) return false;
           this.waiters.delete(w);
-          if (timer) clearTimeout(timer);
+          if (deadline.timer) clearTimeout(deadline.timer);
           resolve(v);
           return true;
         },
         fail: (e) => {
           this.waiters.delete(w);
-          if (timer) clearTimeout(timer);
+          if (deadline.timer) clearTimeout(deadline.timer);
           reject(e);
         },
       };
       if (w.check()) return;
       this.waiters.add(w);
-      timer = setTimeout(
+      deadline.timer = setTimeout(
         () => w.fail(new OvsdbError('OVSDB_TIMEOUT', `the awaited state did not appear in ${this.db} within ${timeoutMs} ms`, { detail: { timeoutMs } })),
         timeoutMs,
       );

@@ -73,7 +73,7 @@ export function checkTransactResult(operations: readonly Operation[], result: un
   // Fast path: every slot is an object without `error`, and there is no commit error.
   let failed = -1;
   for (let i = 0; i < result.length; i++) {
-    const r = result[i];
+    const r: unknown = result[i];
     if (!isObj(r) || r.error !== undefined) {
       failed = i;
       break;
@@ -83,7 +83,7 @@ export function checkTransactResult(operations: readonly Operation[], result: un
     if (result.length === n) return result as OperationResult[];
     throw new OvsdbError('OVSDB_PROTOCOL', `OVSDB protocol error: transact returned ${result.length} results for ${n} operations`, { detail: result });
   }
-  const r = result[failed];
+  const r: unknown = result[failed];
   if (failed >= n) {
     // The (n+1)th element: the commit failed after every operation succeeded.
     const e = isObj(r) ? r : {};

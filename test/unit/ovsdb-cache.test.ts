@@ -60,6 +60,13 @@ describe('ovsdb cache (replica)', () => {
     assert.deepEqual(r.table('NetFlow').rows.get(U1)!.targets, ['1.2.3.4:5']);
   });
 
+  it('gives a map with max 1 its new value, not a diff (as for every single-element column)', () => {
+    const t = normalizeColumnType({ key: 'string', value: 'real', min: 1, max: 1 });
+    assert.deepEqual(applyColumnDiff(t, new Map([['q', 3.5]]), ['map', [['', 1]]]), new Map([['', 1]]));
+    const o = normalizeColumnType({ key: 'string', value: 'string', min: 0, max: 1 });
+    assert.deepEqual(applyColumnDiff(o, new Map([['a', 'b']]), ['map', []]), new Map());
+  });
+
   it('applies a set diff given as a bare atom (one element toggled)', () => {
     const t = normalizeColumnType({ key: { type: 'uuid' }, min: 0, max: 'unlimited' });
     assert.deepEqual(applyColumnDiff(t, [P1, P2], ['uuid', P1]), [P2]);
