@@ -76,7 +76,7 @@ export type {
   TlsOptions,
 } from './ovsdb';
 export type * from './ovsdb/schema/open-vswitch';
-export type { OvnNorthboundTables, OvnSouthboundTables, OvnNorthbound, OvnSouthbound, GenerateOptions, RowHandler } from './ovsdb';
+export type { OvnNorthboundTables, OvnSouthboundTables, OvnNorthbound, OvnSouthbound, GenerateOptions, RowHandler, MonitorChange } from './ovsdb';
 
 // Network namespaces and links
 export {

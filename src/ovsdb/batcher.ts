@@ -2,7 +2,7 @@
 // or while a transaction is in flight, joins the next transaction; results are split back by op
 // index. ovsdb-server commits 1000 ports in one transaction in ~80 ms and ovs-vswitchd then
 // reconfigures once, where 1000 transactions would cost 1000 round trips and 1000
-// reconfigurations (bench/results/ovsdb.md measures the batcher).
+// reconfigurations.
 //
 // One submitter's failure must not fail the others. A failure at operation k belongs to the
 // submitter owning k: it is rejected and the rest are retried without it. A commit-time failure

@@ -320,8 +320,7 @@ export class Connection {
       }
       case 'request': {
         const r = m.message;
-        // Answer probes at once, even in the middle of a burst of updates: over tcp/ssl ovsdb-server
-        // probes after 5 s idle and drops a session that has not answered 5 s later.
+        // Answer probes at once, even in the middle of a burst of updates.
         if (r.method === 'echo') this.write(encode(success(r.id, r.params ?? [])));
         else this.write(encode(failure(r.id, 'unknown method')));
         return;

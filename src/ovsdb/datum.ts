@@ -1,5 +1,5 @@
 // Between OVSDB wire datums (RFC 7047 §5.1) and natural TypeScript values, driven by the column
-// type. The column type is needed in both directions (RFC 7047 §5.1): the server sends a set of
+// type. The column type is needed in both directions: the server sends a set of
 // one element as the bare atom, so ["uuid","…"] is either a uuid or a set of one uuid, and only
 // the schema says which.
 //

@@ -1,6 +1,6 @@
 // The one place that knows how OVSDB's JSON-RPC 1.0 differs from JSON-RPC 2.0. Messages are
 // modelled with jsonrpc-lite's classes, but neither its serializer nor its parser can be used on
-// the wire (RFC 7047 §4 uses JSON-RPC 1.0, and ovsdb-server enforces it):
+// the wire:
 //  - ovsdb-server drops the connection for any unknown member, so the `jsonrpc: "2.0"` member
 //    jsonrpc-lite writes must never be sent;
 //  - `params` must always be an array, notifications carry `"id": null`;

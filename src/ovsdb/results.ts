@@ -1,5 +1,5 @@
-// Turning what ovsdb-server answers into results or typed errors. Two layers fail differently
-// (RFC 7047 §4.1.3): a JSON-RPC error (a string such as "unknown method" or "canceled",
+// Turning what ovsdb-server answers into results or typed errors. Two layers fail differently:
+// a JSON-RPC error (a string such as "unknown method" or "canceled",
 // or an {error, details} object) rejects the whole request, while a failed transaction is a
 // *successful* reply whose result array holds {error, details} at the first failing operation —
 // or, for a commit-time failure, one element past the last operation.
