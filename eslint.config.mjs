@@ -47,12 +47,10 @@ export default tseslint.config(
     //   src/vswitch.ts (no-base-to-string). (src/ovsdb/ is clean under every rule.)
     files: ['src/ovs/**', 'src/vswitch.ts', 'src/realisation.ts'],
     rules: {
-      'preserve-caught-error': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-return': 'off',
       '@typescript-eslint/no-base-to-string': 'off',
       '@typescript-eslint/unbound-method': 'off',
-      '@typescript-eslint/require-await': 'off',
       'prefer-const': 'off',
     },
   },
