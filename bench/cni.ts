@@ -25,6 +25,8 @@ function run(file: string, args: string[], opts: { input?: string; env?: NodeJS.
       if (err) reject(new Error(`${file} ${args.join(' ')}: ${stderr || stdout || err.message}`));
       else resolve(String(stdout));
     });
+    // A command that exits before reading stdin (ip) must not crash the benchmark with EPIPE.
+    c.stdin?.on('error', () => undefined);
     c.stdin?.end(opts.input ?? '');
   });
 }

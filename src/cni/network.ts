@@ -23,15 +23,14 @@ function loadVSwitch(): typeof import('../vswitch').VSwitch {
   return (require('../vswitch') as typeof import('../vswitch')).VSwitch;
 }
 
-/** Refuses what this build cannot realise yet, before anything is touched. */
+/** Refuses what this build cannot realise (an OVN-backed vswitch before its realisation exists) as a configuration error, before anything is touched. */
 export function checkSupported(conf: NetConf): void {
-  if (conf.ovn) {
-    throw new CniError(
-      CNI_CODE.INVALID_CONFIG,
-      `"ovn" is set, but this ecdock build has no OVN realisation of vswitches yet; remove "ovn" to use the local Open vSwitch`,
-      'BAD_ARGUMENT',
-      { ovn: conf.ovn },
-    );
+  if (!conf.ovn) return;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    (require('../switch-factory') as typeof import('../switch-factory')).realisationFor({ ovn: conf.ovn });
+  } catch (e) {
+    throw new CniError(CNI_CODE.INVALID_CONFIG, `"ovn" is set, but ${(e as Error).message}`, isEcdockError(e) ? e.code : 'BAD_ARGUMENT', { ovn: conf.ovn });
   }
 }
 
@@ -54,7 +53,7 @@ function checkPlan(vs: VSwitch, conf: NetConf): void {
 export async function openVswitch(ovs: OvsdbClient, conf: NetConf, create = true): Promise<VSwitch | undefined> {
   const VSwitch = loadVSwitch();
   try {
-    const vs = await VSwitch.open(ovs, conf.vswitch);
+    const vs = await VSwitch.open(ovs, conf.vswitch, openOptions(conf));
     checkPlan(vs, conf);
     return vs;
   } catch (e) {
@@ -72,12 +71,17 @@ export async function openVswitch(ovs: OvsdbClient, conf: NetConf, create = true
       ...(conf.ipv6Prefix ? { ipv6Prefix: conf.ipv6Prefix } : {}),
       ...(conf.mtu !== undefined ? { mtu: conf.mtu } : {}),
       ...(conf.switchNetns ? { netns: conf.switchNetns } : {}),
+      ...(conf.ovn ? { ovn: conf.ovn } : {}),
     });
   } catch (e) {
     // Another plugin process created it at the same moment: use theirs.
     if (!isEcdockError(e, 'VSWITCH_EXISTS')) throw e;
-    const vs = await VSwitch.open(ovs, conf.vswitch);
+    const vs = await VSwitch.open(ovs, conf.vswitch, openOptions(conf));
     checkPlan(vs, conf);
     return vs;
   }
+}
+
+function openOptions(conf: NetConf): { ovn?: { northbound: string } } {
+  return conf.ovn ? { ovn: conf.ovn } : {};
 }

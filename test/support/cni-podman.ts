@@ -80,6 +80,7 @@ async function setUp(root: string, cniPath: string, defaultNetwork: string): Pro
         if (err && !o.allowFail) reject(new Error(`podman ${args.join(' ')} exited ${code}: ${stderr || err.message}`));
         else resolve({ code, stdout: String(stdout), stderr: String(stderr) });
       });
+      child.stdin?.on('error', () => undefined);
       child.stdin?.end(o.input ?? '');
     });
 

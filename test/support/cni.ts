@@ -121,6 +121,7 @@ export function callPlugin(env: Record<string, string | undefined>, stdin: strin
       }
       res({ code, out, stdout, stderr });
     });
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(stdin);
   });
 }
