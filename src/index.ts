@@ -37,6 +37,9 @@ export {
   insertedUuid,
   checkSchema,
   openVswitchSchema,
+  ovnNorthboundSchema,
+  ovnSouthboundSchema,
+  generateTypes,
 } from './ovsdb';
 export type {
   ConnectOptions,
@@ -59,6 +62,7 @@ export type {
   TlsOptions,
 } from './ovsdb';
 export type * from './ovsdb/schema/open-vswitch';
+export type { OvnNorthboundTables, OvnSouthboundTables, OvnNorthbound, OvnSouthbound, GenerateOptions, RowHandler } from './ovsdb';
 
 // Network namespaces and links
 export {
@@ -103,5 +107,5 @@ export { DockerRuntime, ContainerEvents } from './runtime';
 export type { ContainerRuntime, RuntimeContainer, ContainerInfo, ContainerEvent, CreateContainerOptions, AttachResult } from './runtime';
 
 // A private OVS for tests and demos
-export { OvsSandbox, OvsCluster, ScratchNetns } from './sandbox';
-export type { OvsSandboxOptions, OvsClusterOptions } from './sandbox';
+export { OvsSandbox, OvsCluster, ScratchNetns, OvnSandbox } from './sandbox';
+export type { OvsSandboxOptions, OvsClusterOptions, OvnSandboxOptions, OvnHost } from './sandbox';

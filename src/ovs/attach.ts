@@ -77,7 +77,7 @@ async function commitClaim(vs: SwitchScope, n: number, claim: { ops: Operation[]
       const seen = await vs.db.mon
         .waitFor(() => (vs.db.client.connected && vs.db.mon.established ? (vs.db.portByUuid(portUuid) ? 'yes' : 'no') : undefined), timeoutMs)
         .catch(() => undefined);
-      if (seen === 'yes') return vs.db.root().next_cfg;
+      if (seen === 'yes') return Number(vs.db.root().next_cfg);
       // It did not commit, and the claim is guarded and uses its own uuids: sending it again is safe.
       if (seen !== 'no' || attempt >= CLAIM_RETRIES) throw e;
     }
@@ -152,7 +152,7 @@ async function attachVethOnce(vs: SwitchScope, n: number, r: SlotRequest, sw: Ne
   const unmake = () => reapLinks(vs.spec.netns, vs.spec.group, made);
   try {
     const settled = await Promise.allSettled(
-      nics.map((nic) => plugVeth({ switchNetns: sw, target: r.target.netns, nic, mtu: r.mtu, group: vs.spec.group, owner }).then(() => made.push(nic.portName))),
+      nics.map((nic) => plugVeth({ switchNetns: sw, target: r.target.netns, nic, mtu: r.mtu, group: vs.spec.group, owner, usermode: vs.spec.usermode }).then(() => made.push(nic.portName))),
     );
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
@@ -230,7 +230,7 @@ async function attachInternalOnce(vs: SwitchScope, n: number, r: SlotRequest, sw
     for (const u of uuids) await waitPort(vs, n, u.iface, nextCfg, r.timeoutMs);
     crashPoint('attach:internal-applied');
     await pin(vs, nics, r.vlan);
-    for (const nic of nics) await plugInternal({ switchNetns: sw, target: r.target.netns, nic, mtu: r.mtu, moved: () => crashPoint('attach:internal-moved') });
+    for (const nic of nics) await plugInternal({ switchNetns: sw, target: r.target.netns, nic, mtu: r.mtu, usermode: vs.spec.usermode, moved: () => crashPoint('attach:internal-moved') });
     await teach(vs, primaryAddress(nics, n));
     crashPoint('attach:internal-configured');
     const { results } = await vs.db.submit(

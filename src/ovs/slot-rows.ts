@@ -159,11 +159,11 @@ export function describe(plan: AddressPlan, n: number, rows: SlotRows): SlotRepo
     portType: portTypeOf(port, iface),
     ifname: port.external_ids.get(K.ifname) ?? 'eth0',
     ...(port.tag !== undefined ? { vlan: port.tag } : {}),
-    ...(iface?.mtu !== undefined ? { mtu: iface.mtu } : {}),
-    ...(iface?.ofport !== undefined && iface.ofport > 0 ? { ofport: iface.ofport } : {}),
+    ...(iface?.mtu !== undefined ? { mtu: Number(iface.mtu) } : {}),
+    ...(iface?.ofport !== undefined && iface.ofport > 0 ? { ofport: Number(iface.ofport) } : {}),
     ...(target ? { target } : {}),
     ...(port2 && iface2
-      ? { nic2: { portName: iface2.name, ifname: port2.external_ids.get(K.ifname) ?? 'eth1', mac: a.mac2, ...(iface2.ofport !== undefined && iface2.ofport > 0 ? { ofport: iface2.ofport } : {}) } }
+      ? { nic2: { portName: iface2.name, ifname: port2.external_ids.get(K.ifname) ?? 'eth1', mac: a.mac2, ...(iface2.ofport !== undefined && iface2.ofport > 0 ? { ofport: Number(iface2.ofport) } : {}) } }
       : {}),
     ...(owner ? { owner } : {}),
     externalIds: idsToObject(port.external_ids),
@@ -180,7 +180,7 @@ export function slotFacts(rows: Pick<SlotRows, 'port' | 'iface'>, link: LinkInfo
   const portType = portTypeOf(port, iface);
   const facts: SlotFacts = { portType, attaching: port.external_ids.get(K.state) === 'attaching' };
   if (iface?.error) facts.portError = iface.error;
-  if (iface?.ofport !== undefined) facts.ofport = iface.ofport;
+  if (iface?.ofport !== undefined) facts.ofport = Number(iface.ofport);
   if (portType === 'veth') {
     if (link === 'just-made') facts.hostLink = 'up';
     else if (!link) facts.hostLink = 'absent';
