@@ -242,3 +242,21 @@ const fdbBatch = new TickBatch<FdbEntry[], boolean>((dbUrl, lists) =>
     return true;
   }),
 );
+
+/**
+ * The static entries of a bridge's MAC table as "VLAN/MAC" (ovs-vswitchd's `fdb/show`), or
+ * undefined when no control socket can be found. A restarted ovs-vswitchd has none, which is how
+ * cleanup knows to pin them again.
+ */
+export async function staticMacs(dbUrl: string, bridge: string): Promise<Set<string> | undefined> {
+  const ctl = await findVswitchdCtl(dbUrl);
+  if (!ctl) return undefined;
+  const [r] = await unixctl(ctl, [{ method: 'fdb/show', params: [bridge] }]);
+  if (!r || !r.ok) return undefined;
+  const out = new Set<string>();
+  for (const line of r.result.split('\n').slice(1)) {
+    const [, vlan, mac, age] = line.trim().split(/\s+/);
+    if (age === 'static' && vlan !== undefined && mac !== undefined) out.add(`${Number(vlan)}/${mac.toLowerCase()}`);
+  }
+  return out;
+}
