@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   LINK_EXISTS: 'conflict',
   NAME_TAKEN: 'conflict',
   NOT_OURS: 'conflict',
+  FOREIGN_PORTS: 'conflict',
   LOCK_NOT_HELD: 'conflict',
   // missing things
   NO_SUCH_VSWITCH: 'not-found',
