@@ -3,9 +3,9 @@
 // the environment; connections are opened on first use and closed when the command ends.
 import { Command, Option } from 'commander';
 import { UsageError, type ErrorCode } from '../errors';
-import { OvsdbClient } from '../ovsdb/client';
-import { DockerRuntime } from '../runtime/docker';
-import { VSwitch } from '../vswitch';
+import type { OvsdbClient } from '../ovsdb/client';
+import type { DockerRuntime } from '../runtime/docker';
+import type { VSwitch } from '../vswitch';
 import { Output } from './output';
 
 export const DEFAULT_DB = 'unix:/var/run/openvswitch/db.sock';
@@ -104,17 +104,22 @@ export class Context {
 
   /** The OVSDB connection (opened once). One-shot commands do not reconnect: they fail fast. */
   ovs(o: { reconnect?: boolean } = {}): Promise<OvsdbClient> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { OvsdbClient } = require('../ovsdb/client') as typeof import('../ovsdb/client');
     this.client ??= OvsdbClient.connect(this.dbUrl, { reconnect: o.reconnect ?? false, ...(this.tls ? { tls: this.tls } : {}) });
     return this.client;
   }
 
   docker(): DockerRuntime {
-    this.dockerRuntime ??= new DockerRuntime();
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    this.dockerRuntime ??= new (require('../runtime/docker') as typeof import('../runtime/docker')).DockerRuntime();
     return this.dockerRuntime;
   }
 
   /** The vswitch named by --vswitch (NO_SUCH_VSWITCH when it does not exist). */
   async vswitch(name = this.vswitchName): Promise<VSwitch> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { VSwitch } = require('../vswitch') as typeof import('../vswitch');
     return VSwitch.open(await this.ovs(), name, { runtime: this.docker() });
   }
 
