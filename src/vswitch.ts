@@ -12,6 +12,7 @@ import { LocalSwitch } from './ovs/local-switch';
 import { SlotBusy, type CleanupOptions, type CleanupReport, type SlotEvent, type SlotRequest, type SwitchRealisation } from './realisation';
 import type { ContainerRuntime } from './runtime/container-runtime';
 import { Slot, type PortType, type SlotTarget } from './slot';
+import { explainMissingBridge, recordedVswitchdNetns } from './vswitchd-netns';
 import { checkTarget, dockerRuntime, resolveTarget, type ResolvedTarget } from './targets';
 
 export type { CleanupOptions, CleanupReport, SlotEvent } from './realisation';
@@ -28,7 +29,7 @@ export interface VSwitchCreateOptions {
   uplink?: string;
   /** MTU of the bridge's interface and the default for slots. */
   mtu?: number;
-  /** Network namespace (path) where this OVS's ovs-vswitchd runs. Default: the caller's. */
+  /** Network namespace (path) where this OVS's ovs-vswitchd runs. Default: the one the database records (Open_vSwitch external_ids:ecdock:netns, written by OvsSandbox), else the caller's. */
   netns?: string;
   /** How long to wait for ovs-vswitchd. Default 30 s. */
   timeoutMs?: number;
@@ -145,14 +146,20 @@ export class VSwitch {
     const mtu = checkMtu(o.mtu);
     if (o.uplink !== undefined) checkIfname(o.uplink, 'uplink device');
     const runtime = (): ContainerRuntime => o.runtime ?? dockerRuntime();
-    const sw = await LocalSwitch.create(ovs, plan, {
-      usermode: !!o.usermode,
-      ...(o.uplink !== undefined ? { uplink: o.uplink } : {}),
-      ...(mtu !== undefined ? { mtu } : {}),
-      ...(o.netns !== undefined ? { netns: o.netns } : {}),
-      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
-      runtime,
-    });
+    const netns = o.netns ?? (await recordedVswitchdNetns(ovs));
+    let sw: LocalSwitch;
+    try {
+      sw = await LocalSwitch.create(ovs, plan, {
+        usermode: !!o.usermode,
+        ...(o.uplink !== undefined ? { uplink: o.uplink } : {}),
+        ...(mtu !== undefined ? { mtu } : {}),
+        ...(netns !== undefined ? { netns } : {}),
+        ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+        runtime,
+      });
+    } catch (e) {
+      throw explainMissingBridge(e, o.name, netns);
+    }
     return new VSwitch(ovs, sw, o);
   }
 
