@@ -248,15 +248,22 @@ export class AddressPlan {
     return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= this.maxSlot && n !== this.gatewaySlot;
   }
 
+  /** The usable slots as people read them: "1..253" (gateway .254 of a /24), "1..254 except 100". */
+  get slotRange(): string {
+    const g = this.gatewaySlot;
+    if (g === this.maxSlot) return `1..${this.maxSlot - 1}`;
+    if (g === 1) return `2..${this.maxSlot}`;
+    return `1..${this.maxSlot} except ${g} (the gateway)`;
+  }
+
   /** Throws SLOT_OUT_OF_RANGE unless n is a slot of this plan. */
   checkSlot(n: unknown): asserts n is number {
     if (this.isValidSlot(n)) return;
-    const range = `1..${this.maxSlot}`;
     const why =
       n === this.gatewaySlot
         ? `slot ${n} would be ${this.gateway}, the gateway's address`
-        : `slot ${String(n)} is not in ${range} for ${this.subnet}`;
-    throw new UsageError('SLOT_OUT_OF_RANGE', `${why}; vswitch ${this.vswitch} has slots ${range} except ${this.gatewaySlot} (the gateway)`, {
+        : `slot ${String(n)} is not a slot of ${this.subnet}`;
+    throw new UsageError('SLOT_OUT_OF_RANGE', `${why}; vswitch ${this.vswitch} has slots ${this.slotRange}`, {
       detail: { slot: n, min: 1, max: this.maxSlot, gatewaySlot: this.gatewaySlot },
     });
   }

@@ -12,10 +12,21 @@ import { LocalSwitch } from './ovs/local-switch';
 import { SlotBusy, type CleanupOptions, type CleanupReport, type SlotEvent, type SlotRequest, type SwitchRealisation } from './realisation';
 import type { ContainerRuntime } from './runtime/container-runtime';
 import { Slot, type PortType, type SlotTarget } from './slot';
+import { checkSubnetUnused } from './subnet-overlap';
 import { explainMissingBridge, recordedVswitchdNetns } from './vswitchd-netns';
 import { checkTarget, dockerRuntime, resolveTarget, type ResolvedTarget } from './targets';
 
 export type { CleanupOptions, CleanupReport, SlotEvent } from './realisation';
+
+/**
+ * ovs-docker's keys on a container's slot (`external_ids:container_id` and `container_iface`), so
+ * that its lookups and scripts written for it find the port. With a second NIC both ports would
+ * carry the same container_iface, so it is left out there. Keys the caller gave win.
+ */
+function withContainerIds(extra: Record<string, string>, target: ResolvedTarget, ifname: string, dualNic: boolean): Record<string, string> {
+  if (target.info.kind !== 'container') return extra;
+  return { container_id: target.info.name || target.info.ref, ...(dualNic ? {} : { container_iface: ifname }), ...extra };
+}
 
 export interface VSwitchCreateOptions {
   name: string;
@@ -34,6 +45,11 @@ export interface VSwitchCreateOptions {
   /** How long to wait for ovs-vswitchd. Default 30 s. */
   timeoutMs?: number;
   runtime?: ContainerRuntime;
+  /**
+   * Create the vswitch even when its subnet overlaps an IPv4 address or route already in ovs-vswitchd's
+   * namespace (otherwise SUBNET_IN_USE). Default false.
+   */
+  allowSubnetOverlap?: boolean;
 }
 
 export interface VSwitchOpenOptions {
@@ -147,6 +163,7 @@ export class VSwitch {
     if (o.uplink !== undefined) checkIfname(o.uplink, 'uplink device');
     const runtime = (): ContainerRuntime => o.runtime ?? dockerRuntime();
     const netns = o.netns ?? (await recordedVswitchdNetns(ovs));
+    if (!o.allowSubnetOverlap) await checkSubnetUnused(plan, o.name, netns);
     let sw: LocalSwitch;
     try {
       sw = await LocalSwitch.create(ovs, plan, {
@@ -220,7 +237,7 @@ export class VSwitch {
 
     const target = await this.openTarget(o.target, 'a slot');
     try {
-      const req: SlotRequest = { target, portType, ifname, mtu, vlan, extra, dualNic, wait: o.wait ?? true, timeoutMs: o.timeoutMs ?? this.timeoutMs };
+      const req: SlotRequest = { target, portType, ifname, mtu, vlan, extra: withContainerIds(extra, target, ifname, dualNic), dualNic, wait: o.wait ?? true, timeoutMs: o.timeoutMs ?? this.timeoutMs };
       if (o.slot !== undefined) {
         try {
           return new Slot(this, await this.sw.claim(o.slot, req));

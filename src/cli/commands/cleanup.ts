@@ -7,6 +7,7 @@ import { RuntimeError, isEcdockError } from '../../errors';
 import { VSwitch, type CleanupReport } from '../../vswitch';
 import { action } from '../action';
 import { addGlobalOptions } from '../context';
+import { printCleanupPlan } from '../cleanup-plan';
 import { labelledContainers } from '../containers';
 import { formatTable } from '../output';
 
@@ -25,10 +26,11 @@ export function cleanupCommand(): Command {
         'containers labelled for the vswitch. Ports and containers ecdock did not create are never touched.',
     )
     .option('-a, --all', 'every vswitch on this OVS')
-    .option('--keep-containers', 'free the slots of stopped containers but do not remove the containers');
+    .option('--keep-containers', 'free the slots of stopped containers but do not remove the containers')
+    .option('--dry-run', 'list what would be removed, and change nothing');
   addGlobalOptions(cmd);
   return cmd.action(
-    action<{ all?: boolean; keepContainers?: boolean }>(async (ctx, _args, opts) => {
+    action<{ all?: boolean; keepContainers?: boolean; dryRun?: boolean }>(async (ctx, _args, opts) => {
       const ovs = await ctx.ovs();
       const docker = ctx.docker();
       const switches = opts.all ? await VSwitch.list(ovs, { runtime: docker }) : [await ctx.vswitch()];
@@ -51,6 +53,7 @@ export function cleanupCommand(): Command {
       if (dockerUp && !opts.keepContainers) {
         for (const vs of switches) doomed.set(vs.name, (await labelledContainers(docker, vs)).filter((c) => c.state === 'exited' || c.state === 'dead'));
       }
+      if (opts.dryRun) return printCleanupPlan(ctx, switches, docker, dockerUp, doomed);
       const total = switches.length + [...doomed.values()].reduce((a, l) => a + l.length, 0);
       const bar = ctx.out.progress(total, 'cleaning up', { minItems: 10 });
       const removed: Removed = { ports: [], links: [], containers: [] };
