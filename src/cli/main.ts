@@ -2,6 +2,11 @@
 // The `ec` command. `ec --version` is answered here, without loading the program, because scripts
 // call it often; everything else loads only the command it runs (program.ts).
 const argv = process.argv.slice(2);
+// `ec ... | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   process.stdout.write(`${(require('./version') as typeof import('./version')).packageVersion()}\n`);

@@ -79,6 +79,9 @@ export function buildProgram(only?: string): Command {
   // Every command reports usage errors itself, as one line with an exit code of 2.
   const configure = (c: Command) => {
     c.exitOverride().configureOutput({ outputError: () => undefined });
+    // Descriptions are written with line breaks for the source; commander wraps to the terminal, so
+    // join the lines of a paragraph (indented example lines keep theirs) and let it wrap once.
+    c.description(c.description().replace(/\n(?!\n| )/g, ' '));
     if (c !== program) c.addHelpText('after', `\n${EXIT_CODES_HELP}\n`);
     for (const sub of c.commands) configure(sub);
   };
