@@ -32,9 +32,24 @@ export type { ErrorCode, ErrorKind } from './errors';
 // The vswitch/slot model
 export { VSwitch } from './vswitch';
 export type { VSwitchCreateOptions, VSwitchOpenOptions, AttachOptions, SlotEvent, CleanupOptions, CleanupReport } from './vswitch';
+export type { SwitchSpec } from './realisation';
 export { Slot } from './slot';
-export { ContainerFollower, CONTAINER_LABELS, containerLabels, labelsMatch, slotPluggedInto } from './follow';
+export { ContainerFollower } from './follow';
 export type { FollowerRuntime, ContainerFollowerOptions, FollowEvent } from './follow';
+// Containers in slots: what ec start, stop and restart do
+export {
+  startInSlot,
+  stopInSlot,
+  restartInSlot,
+  containerOfSlot,
+  labelledContainers,
+  slotHeldBy,
+  CONTAINER_LABELS,
+  containerLabels,
+  labelsMatch,
+  slotPluggedInto,
+} from './in-slot';
+export type { InSlotRuntime, StartInSlotOptions, Started, StopInSlotOptions, Stopped, RestartInSlotOptions } from './in-slot';
 export type { SlotInfo, SlotState, SlotTarget, SlotTargetInfo, PortType } from './slot';
 export { AddressPlan, macFromIpv4, slotPortName } from './addressing';
 export type { SlotAddress } from './addressing';
@@ -53,6 +68,9 @@ export {
   insertedUuid,
   checkSchema,
   openVswitchSchema,
+  ovnNorthboundSchema,
+  ovnSouthboundSchema,
+  generateTypes,
 } from './ovsdb';
 export type {
   ConnectOptions,
@@ -75,6 +93,7 @@ export type {
   TlsOptions,
 } from './ovsdb';
 export type * from './ovsdb/schema/open-vswitch';
+export type { OvnNorthboundTables, OvnSouthboundTables, OvnNorthbound, OvnSouthbound, GenerateOptions, RowHandler, MonitorChange } from './ovsdb';
 
 // Network namespaces and links
 export {
@@ -119,8 +138,8 @@ export { DockerRuntime, ContainerEvents } from './runtime';
 export type { ContainerRuntime, RuntimeContainer, ContainerInfo, ContainerEvent, CreateContainerOptions, AttachResult } from './runtime';
 
 // A private OVS for tests and demos
-export { OvsSandbox, OvsCluster, ScratchNetns } from './sandbox';
-export type { OvsSandboxOptions, OvsClusterOptions } from './sandbox';
+export { OvsSandbox, OvsCluster, ScratchNetns, OvnSandbox } from './sandbox';
+export type { OvsSandboxOptions, OvsClusterOptions, OvnSandboxOptions, OvnHost } from './sandbox';
 
 // Types that the signatures above use, exported so that callers can name them (and the API
 // reference can show them).

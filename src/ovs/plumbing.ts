@@ -24,6 +24,19 @@ export function doomedGroup(group: number): number {
   return (group ^ 0x80000000) >>> 0;
 }
 
+/** A slot veth's host end carries its creator in its alias (IFLA_IFALIAS): "ecdock <owner>". */
+const OWNER_ALIAS_PREFIX = 'ecdock ';
+
+/** The alias that marks a link with the process that made it (see src/owner.ts). */
+export function ownerAlias(owner: string): string {
+  return OWNER_ALIAS_PREFIX + owner;
+}
+
+/** The owner a slot link's alias names, or undefined when it has none yet (its creator is mid-way, or died there). */
+export function linkOwner(link: LinkInfo): string | undefined {
+  return link.alias?.startsWith(OWNER_ALIAS_PREFIX) ? link.alias.slice(OWNER_ALIAS_PREFIX.length) : undefined;
+}
+
 /** Veths created per createVeths call. */
 const VETH_CHUNK = 200;
 
@@ -41,6 +54,26 @@ const vethBatch = new TickBatch<CreateVethOptions, VethCreated>(async (_key, all
   }
   return out;
 });
+
+/**
+ * The offloads a slot's interface in its target needs, by datapath (pure: unit-tested).
+ *
+ * Userspace datapath (`datapath_type=netdev`): ovs-vswitchd reads frames from the host end of a
+ * veth with a packet socket and writes them out of another port as they are. A frame the target
+ * sent with TX checksum offload on carries a partial L4 checksum that "the device" was to fill in,
+ * and no device ever does: the receiver drops every TCP segment and UDP datagram (ICMP has no
+ * offload, so ping still works). So the target's end gets TX checksum offload off (TSO, which
+ * needs it, goes with it; GSO then segments and checksums in software before the device).
+ * Internal ports (a tap there) get the same, harmless when the tap offloads nothing.
+ * The host end needs nothing: what ovs-vswitchd writes into it is complete, and what the kernel
+ * hands it from the peer is already checksummed once the peer's offload is off.
+ *
+ * Kernel datapath: the kernel module forwards the socket buffer itself and completes partial
+ * checksums where needed, so offloads stay on (TSO keeps bulk transfers cheap).
+ */
+export function targetOffloads(usermode: boolean): { txChecksum?: boolean } {
+  return usermode ? { txChecksum: false } : {};
+}
 
 /** One NIC of a slot: the primary carries the slot's addresses and routes; a second NIC only its MAC. */
 export interface Nic {
@@ -62,6 +95,8 @@ export interface PlugVethRequest {
   group: number;
   /** Marks the host end with its owner (IFLA_IFALIAS) so cleanup can tell in-flight from orphaned. */
   owner: string;
+  /** The vswitch runs on the userspace datapath (decides the target end's offloads). */
+  usermode: boolean;
 }
 
 /**
@@ -77,23 +112,24 @@ export function plugVeth(r: PlugVethRequest): Promise<VethCreated> {
     ...(r.mtu !== undefined ? { mtu: r.mtu } : {}),
     group: r.group,
     up: true,
-    alias: `ecdock ${r.owner}`,
+    alias: ownerAlias(r.owner),
     ipv6LinkLocal: v6,
     peer: {
       netns: r.target,
       name: r.nic.ifname,
       mac: r.nic.mac,
       ...(r.mtu !== undefined ? { mtu: r.mtu } : {}),
-      configure: nicConfig(r.nic),
+      configure: nicConfig(r.nic, r.usermode),
     },
   };
   return vethBatch.add('', o);
 }
 
-function nicConfig(nic: Nic) {
+function nicConfig(nic: Nic, usermode: boolean) {
   const a = nic.addr;
-  if (!a) return { up: true, ipv6LinkLocal: false };
+  if (!a) return { up: true, ipv6LinkLocal: false, ...targetOffloads(usermode) };
   return {
+    ...targetOffloads(usermode),
     addresses: [
       { address: a.ipv4, prefixLength: a.prefixLength },
       ...(a.ipv6 !== undefined ? [{ address: a.ipv6, prefixLength: a.ipv6PrefixLength! }] : []),
@@ -124,8 +160,11 @@ const gatewayBatch = new TickBatch<NeighborSpec[], void>((key, lists) => {
   return together(lists.length, () => setNeighbors({ netns: ns, ifname: bridge, neighbors: lists.flat() })).finally(() => ns.close());
 });
 
-/** Moves an internal port's device from the vswitch's namespace into the target and configures it there. */
-export async function plugInternal(r: { switchNetns: Netns; target: Netns; nic: Nic; mtu?: number }): Promise<void> {
+/**
+ * Moves an internal port's device from the vswitch's namespace into the target and configures it
+ * there; `moved` runs in between (a crash point: the device is in the target, unconfigured).
+ */
+export async function plugInternal(r: { switchNetns: Netns; target: Netns; nic: Nic; mtu?: number; usermode: boolean; moved?: () => void }): Promise<void> {
   const { index } = await moveLink({
     netns: r.switchNetns,
     name: r.nic.portName,
@@ -135,7 +174,8 @@ export async function plugInternal(r: { switchNetns: Netns; target: Netns; nic: 
     ...(r.mtu !== undefined ? { mtu: r.mtu } : {}),
     ipv6LinkLocal: r.nic.addr?.ipv6 !== undefined,
   });
-  await configureInterface({ netns: r.target, ifindex: index, ...nicConfig(r.nic) });
+  r.moved?.();
+  await configureInterface({ netns: r.target, ifindex: index, ...nicConfig(r.nic, r.usermode) });
 }
 
 /** Puts the gateway address (and IPv6 gateway) on the bridge's own interface and brings it up. */

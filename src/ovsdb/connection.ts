@@ -5,11 +5,12 @@
 // Every inbound message is dispatched synchronously, in arrival order, and a request may carry a
 // `map` that runs inside the dispatcher before later messages are looked at. The monitor cache
 // depends on that: a monitor reply and the update that follows it can sit in one chunk, and the
-// reply's initial rows must be in the cache before that update is applied (ovsdb.md §2.8).
+// reply's initial rows must be in the cache before that update is applied.
 
 import type { Duplex } from 'node:stream';
-import { OvsdbError } from '../errors';
+import { OvsdbError, UsageError, type EcdockError } from '../errors';
 import { JsonFramer } from './framer';
+import { jsonForMessage, parseJson } from './json';
 import { classify, encode, encodeRequest, failure, notification, success } from './jsonrpc';
 import { rpcError } from './results';
 import { formatRemote, socketError, type Remote } from './transport';
@@ -117,9 +118,8 @@ export class Connection {
     try {
       text = encodeRequest(id, method, params);
     } catch (e) {
-      return Promise.reject(
-        new OvsdbError('BAD_ARGUMENT', `OVSDB ${method} not sent: its parameters cannot be written as JSON (${(e as Error).message})`, { cause: e, detail: { unsendable: 'json' } }),
-      );
+      const detail = { ...((e as EcdockError).detail as object | undefined), unsendable: 'json' };
+      return Promise.reject(new UsageError('BAD_ARGUMENT', `OVSDB ${method} not sent: ${(e as Error).message}`, { cause: e, detail }));
     }
     // ovsdb-server drops the whole session when a string holds a NUL character, failing every
     // other request on it: refuse this one alone, before it is sent.
@@ -283,7 +283,7 @@ export class Connection {
     if (this.closeError) return;
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      value = parseJson(text);
     } catch (e) {
       throw new OvsdbError('OVSDB_PROTOCOL', `OVSDB protocol error: invalid JSON from ${this.label}: ${(e as Error).message}`, {
         detail: { text: text.slice(0, 200) },
@@ -298,7 +298,7 @@ export class Connection {
         if (!p) {
           if (typeof id === 'number' && this.abandoned.delete(id)) return;
           // A reply to nothing we asked: the peer is confused; OVS drops such sessions too.
-          throw new OvsdbError('OVSDB_PROTOCOL', `OVSDB protocol error: reply to unknown request id ${JSON.stringify(id)}`, { detail: value });
+          throw new OvsdbError('OVSDB_PROTOCOL', `OVSDB protocol error: reply to unknown request id ${jsonForMessage(id)}`, { detail: value });
         }
         this.pending.delete(id as number);
         p.cleanup?.();
@@ -320,7 +320,7 @@ export class Connection {
       }
       case 'request': {
         const r = m.message;
-        // Answer probes at once, even in the middle of a burst of updates (ovsdb.md §5.4).
+        // Answer probes at once, even in the middle of a burst of updates.
         if (r.method === 'echo') this.write(encode(success(r.id, r.params ?? [])));
         else this.write(encode(failure(r.id, 'unknown method')));
         return;

@@ -1,6 +1,6 @@
 // A monitor: one subscription to a database's tables, and the replica it keeps current. The
 // subscription survives reconnects — the client re-issues it on every new session, and the
-// replica is rebuilt from the new initial dump with only the differences reported (ovsdb.md §5.2).
+// replica is rebuilt from the new initial dump with only the differences reported.
 
 import { EventEmitter } from 'node:events';
 import { OvsdbError } from '../errors';
@@ -45,6 +45,9 @@ export interface MonitorHost {
   forget(mon: { readonly id: string }): void;
 }
 
+/** A typed row-change callback: `old` is absent for an insert, `now` for a delete. */
+export type RowHandler<R> = (old: R | undefined, now: R | undefined, change: RowChange<R>) => void;
+
 type Waiter = { check(): boolean; fail(e: Error): void };
 
 type Method = 'monitor_cond_since' | 'monitor_cond' | 'monitor';
@@ -78,6 +81,33 @@ export function normalizeMonitorTables(schema: DatabaseSchema, tables: MonitorTa
     });
   }
   return out;
+}
+
+/**
+ * A change to a row of one of a monitor's tables. With generated row types it is a union by
+ * table, so testing `change.table === 'Port'` types `old` and `new` as PortRow.
+ */
+export type MonitorChange<T> = { [K in Extract<keyof T, string>]: RowChange<T[K]> & { table: K } }[Extract<keyof T, string>];
+
+/**
+ * Events: `change` for every row inserted, modified or deleted (after the initial dump); `update`
+ * with all the changes of one update notification; `resync` with the differences found when the
+ * subscription was rebuilt after a reconnect.
+ */
+export interface Monitor<T extends object = Record<string, Row>> {
+  on(event: 'change', listener: (change: MonitorChange<T>) => void): this;
+  on(event: 'update' | 'resync', listener: (changes: MonitorChange<T>[]) => void): this;
+  /** Untyped rows, as before typed events (a listener declared with `RowChange`). */
+  on(event: 'change', listener: (change: RowChange) => void): this;
+  on(event: 'update' | 'resync', listener: (changes: RowChange[]) => void): this;
+  once(event: 'change', listener: (change: MonitorChange<T>) => void): this;
+  once(event: 'update' | 'resync', listener: (changes: MonitorChange<T>[]) => void): this;
+  once(event: 'change', listener: (change: RowChange) => void): this;
+  once(event: 'update' | 'resync', listener: (changes: RowChange[]) => void): this;
+  off(event: 'change', listener: (change: MonitorChange<T>) => void): this;
+  off(event: 'update' | 'resync', listener: (changes: MonitorChange<T>[]) => void): this;
+  off(event: 'change', listener: (change: RowChange) => void): this;
+  off(event: 'update' | 'resync', listener: (changes: RowChange[]) => void): this;
 }
 
 export class Monitor<T extends object = Record<string, Row>> extends EventEmitter {
@@ -143,6 +173,24 @@ export class Monitor<T extends object = Record<string, Row>> extends EventEmitte
   /** Every row whose column equals value. */
   findAll<K extends Extract<keyof T, string>>(table: K, column: Extract<keyof T[K], string> | '_uuid', value: unknown): T[K][] {
     return this.replica.table(table).findAll(column, value) as T[K][];
+  }
+
+  /**
+   * Calls `fn(old, now, change)` for every change to a row of `table`, typed by the monitor's row
+   * types: an insert has no `old`, a delete no `now`. These are the 'change' events of that table
+   * (so rows of the initial dump are not reported unless `existing` is set, which first calls
+   * `fn(undefined, row)` for every row already in the cache). Returns a function that stops it.
+   */
+  onRow<K extends Extract<keyof T, string>>(table: K, fn: RowHandler<T[K]>, o: { existing?: boolean } = {}): () => void {
+    const tc = this.replica.table(table);
+    const listener = (c: MonitorChange<T>): void => {
+      if (c.table === table) fn(c.old as T[K] | undefined, c.new as T[K] | undefined, c as RowChange<T[K]>);
+    };
+    this.on('change', listener);
+    if (o.existing) for (const [uuid, row] of tc.rows) fn(undefined, row as T[K], { table, uuid, new: row as T[K] });
+    return () => {
+      this.off('change', listener);
+    };
   }
 
   /**

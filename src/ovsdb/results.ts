@@ -1,10 +1,11 @@
-// Turning what ovsdb-server answers into results or typed errors. Two layers fail differently
-// (ovsdb.md §1.3-1.4, §2.6): a JSON-RPC error (a string such as "unknown method" or "canceled",
+// Turning what ovsdb-server answers into results or typed errors. Two layers fail differently:
+// a JSON-RPC error (a string such as "unknown method" or "canceled",
 // or an {error, details} object) rejects the whole request, while a failed transaction is a
 // *successful* reply whose result array holds {error, details} at the first failing operation —
 // or, for a commit-time failure, one element past the last operation.
 
 import { OvsdbError, type ErrorCode } from '../errors';
+import { jsonForMessage } from './json';
 import { describeRpcError, rpcErrorTag, type OvsdbRpcErrorValue } from './jsonrpc';
 import type { Operation, OperationResult } from './operations';
 
@@ -100,7 +101,7 @@ export function checkTransactResult(operations: readonly Operation[], result: un
   }
   throw new OvsdbTransactionError({
     opIndex: failed,
-    tag: typeof r.error === 'string' ? r.error : JSON.stringify(r.error),
+    tag: typeof r.error === 'string' ? r.error : jsonForMessage(r.error),
     ...(typeof r.details === 'string' ? { details: r.details } : {}),
     ...(r.syntax !== undefined ? { syntax: r.syntax } : {}),
     results: result,

@@ -9,9 +9,9 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { SandboxError } from './errors';
-import { UNIX_PATH_MAX } from './ovsdb/transport';
-import { VSWITCHD_NETNS_KEY } from './vswitchd-netns';
+import { SandboxError } from '../errors';
+import { UNIX_PATH_MAX } from '../ovsdb/transport';
+import { VSWITCHD_NETNS_KEY } from '../vswitchd-netns';
 
 export interface OvsSandboxOptions {
   /** Run dir; created 0700 if missing. Default: a fresh directory under the system temp dir. */
@@ -248,7 +248,7 @@ export class OvsSandbox {
   static async open(dir: string): Promise<OvsSandbox> {
     let state: SandboxState;
     try {
-      state = JSON.parse(await fs.readFile(path.join(dir, 'sandbox.json'), 'utf8'));
+      state = JSON.parse(await fs.readFile(path.join(dir, 'sandbox.json'), 'utf8')) as SandboxState;
     } catch (e) {
       throw new SandboxError('SANDBOX_FAILED', `no sandbox in ${dir} (missing or unreadable sandbox.json)`, { cause: e });
     }
@@ -401,7 +401,7 @@ export class OvsCluster {
     this.dir = dir;
     this.size = size;
     this.raftPorts = raftPorts;
-    this.pids = new Array(size).fill(undefined);
+    this.pids = Array.from({ length: size }, () => undefined);
   }
 
   /** Comma-separated unix: remotes of every server, the form OvsdbClient.connect takes. */
@@ -542,7 +542,44 @@ export class ScratchNetns {
     }
     return false;
   }
+  /**
+   * Sends `bytes` over TCP from this namespace to `address`:`port` (a listener this starts in
+   * `server`'s namespace) and resolves to how many bytes arrived there; 0 when nothing did. Both
+   * ends are Node itself under `ip netns exec`, so nothing beyond iproute2 is needed.
+   */
+  async tcpSendTo(server: ScratchNetns, address: string, port: number, bytes = 256 * 1024, timeoutMs = 10_000): Promise<number> {
+    if (!/^[0-9A-Fa-f:.]+$/.test(address)) throw new SandboxError('SANDBOX_FAILED', `"${address}" is not an IP address`);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SandboxError('SANDBOX_FAILED', `${port} is not a TCP port`);
+    let out = '';
+    let listener!: ReturnType<typeof execFile>;
+    const done = new Promise<number>((resolve) => {
+      listener = execFile('ip', ['netns', 'exec', server.name, process.execPath, '-e', TCP_RECEIVER, '--', String(port), String(timeoutMs)], { timeout: timeoutMs + 5000 }, (_err, stdout) =>
+        resolve(Number(/^(\d+)$/m.exec(String(stdout))?.[1] ?? 0)),
+      );
+      listener.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+    });
+    const until = Date.now() + timeoutMs;
+    while (!out.includes('ready') && listener.exitCode === null && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    if (!out.includes('ready')) {
+      listener.kill('SIGKILL');
+      return done;
+    }
+    await runTool('ip', ['netns', 'exec', this.name, process.execPath, '-e', TCP_SENDER, '--', address, String(port), String(bytes), String(timeoutMs)], undefined, timeoutMs + 5000).catch(() => undefined);
+    return done;
+  }
   async remove(): Promise<void> {
     await runTool('ip', ['netns', 'del', this.name]);
   }
 }
+
+// argv: port, timeout ms. Counts the bytes of one connection, prints the count when it ends.
+const TCP_RECEIVER = `const net = require('node:net'); const [port, ms] = process.argv.slice(1).map(Number); let got = 0;
+const fin = () => { process.stdout.write(got + '\\n'); process.exit(0); };
+net.createServer((c) => { c.on('data', (b) => { got += b.length; }); c.on('end', fin); c.on('error', fin); })
+  .listen(port, () => process.stdout.write('ready\\n'));
+setTimeout(fin, ms);`;
+
+// argv: address, port, bytes, timeout ms. Sends the bytes and closes.
+const TCP_SENDER = `const net = require('node:net'); const [host, port, n, ms] = process.argv.slice(1);
+const c = net.connect({ host, port: Number(port) }, () => c.end(Buffer.alloc(Number(n), 120)));
+c.on('error', () => process.exit(1)); c.on('close', () => process.exit(0)); setTimeout(() => process.exit(2), Number(ms));`;

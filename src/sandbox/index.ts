@@ -1,0 +1,7 @@
+// The one place in ecdock that starts processes: private Open vSwitch (ovs.ts) and private OVN
+// (ovn.ts) for tests, demos and CI. Every daemon is tracked by the pid in its pidfile and stopped
+// by that pid.
+export { OvsSandbox, OvsCluster, ScratchNetns, runTool, pidAlive, stopPid, freePort, DEFAULT_SCHEMA } from './ovs';
+export type { OvsSandboxOptions, OvsClusterOptions } from './ovs';
+export { OvnSandbox } from './ovn';
+export type { OvnSandboxOptions, OvnHost } from './ovn';
