@@ -179,3 +179,4 @@ export type { DockerRuntimeOptions, ContainerEventsFilter, ListContainersOptions
 export type { AttachOptions as ContainerAttachOptions } from './runtime/attach';
 export type { EcdockErrorOptions } from './errors';
 export type { SlotHandle } from './slot';
+export type { CleanupReason } from './realisation';
