@@ -6,6 +6,7 @@ import { strict as assert } from 'node:assert';
 import { once } from 'node:events';
 import { ContainerFollower, type RepairEvent } from '../../src/follow';
 import { DockerRuntime } from '../../src/runtime/docker';
+import { EcProcess } from '../support/cli';
 import { eventually, requireRoot } from '../support/env';
 import { requireDocker } from '../support/docker';
 import { startSwitchFixture, type SwitchFixture } from '../support/switch';
@@ -31,8 +32,11 @@ describe('ContainerFollower: repair after an ovs-vswitchd restart (real OVS, use
     await requireDocker(this);
     f = await startSwitchFixture();
   });
-  after(async () => {
+  afterEach(async () => {
     await follower?.stop();
+    follower = undefined;
+  });
+  after(async () => {
     await f?.cleanup.run();
   });
 
@@ -79,5 +83,33 @@ describe('ContainerFollower: repair after an ovs-vswitchd restart (real OVS, use
     // The repair is done: nothing is left for a cleanup, and the follower reported it once.
     assert.deepEqual((await vs.cleanup()).repaired, []);
     assert.equal(repairs.filter((r) => r.repaired.some((x) => x.what === 'replugged')).length, 1, JSON.stringify(repairs));
+  });
+
+  it('ec watch --json reports the repair as a JSON line, and the internal slot works again', async () => {
+    const vs = await f.vswitch({ subnet: '10.73.0.254/24' });
+    const [a, b] = await Promise.all([f.netns(), f.netns()]);
+    await vs.attach({ slot: 1, target: { netns: a.path } });
+    await vs.attach({ slot: 2, target: { netns: b.path }, portType: 'internal' });
+    const watch = new EcProcess(['--json', 'watch'], { env: { ECDOCK_DB: f.sb.dbUrl, ECDOCK_NETNS: f.sb.netns!, ECDOCK_VSWITCH: vs.name } });
+    try {
+      await watch.waitFor('stderr', /watching/);
+      await f.sb.stopVswitchd();
+      await f.sb.startVswitchd();
+      await watch.waitFor('stdout', /"event":"repaired"/, 60_000);
+      const line = watch.stdout.split('\n').find((l) => l.includes('"event":"repaired"'))!;
+      const e = JSON.parse(line) as RepairEvent & { event: string; time: string };
+      assert.equal(e.vswitch, vs.name);
+      assert.equal(e.source, 'vswitchd-restart');
+      assert.ok(
+        e.repaired.some((r) => r.what === 'replugged' && r.slot === 2),
+        line,
+      );
+      await eventually(async () => (await vs.slot(2))?.state === 'up' && (await vs.slot(1))?.state === 'up', 20_000);
+      await eventually(() => a.ping('10.73.0.2'), 10_000);
+      assert.equal(await tcpBulk(b, a, '10.73.0.2', MB), MB, 'TCP internal <- veth after the repair');
+      assert.equal(await udpEcho(b, a, '10.73.0.2', 5), 5, 'UDP echo internal <-> veth after the repair');
+    } finally {
+      assert.equal(await watch.stop(), 0, `ec watch ends cleanly on SIGINT: ${watch.stderr}`);
+    }
   });
 });
