@@ -10,7 +10,9 @@ import type { OvsdbClient } from './ovsdb/client';
 import type { ContainerEvents } from './runtime/container-events';
 import type { ContainerEvent, ContainerEventAction, ContainerRuntime, RuntimeContainer } from './runtime/container-runtime';
 import { dockerRuntime } from './targets';
+import type { Repair } from './realisation';
 import { VSwitch } from './vswitch';
+import { watchVswitchdRestarts } from './vswitchd-restarts';
 
 // The labels are the in-slot lifecycle's; exported from here too, where they were first.
 export { CONTAINER_LABELS, containerLabels, labelsMatch, slotPluggedInto } from './in-slot';
@@ -50,10 +52,22 @@ export interface FollowEvent {
   source: 'event' | 'reconcile';
 }
 
+/** What the repair after an ovs-vswitchd restart put back on one vswitch (VSwitch.cleanup's report). */
+export interface RepairEvent {
+  vswitch: string;
+  /** What was repaired: internal-port slots plugged into their target again, the gateway, static MACs. */
+  repaired: Repair[];
+  /** Slots the same cleanup removed (their target is gone), with why. */
+  removed: { slot: number; portName: string; reason: string }[];
+  source: 'vswitchd-restart';
+}
+
 export interface ContainerFollower {
   on(event: 'replugged' | 'down' | 'freed', listener: (e: FollowEvent) => void): this;
+  on(event: 'repaired', listener: (e: RepairEvent) => void): this;
   on(event: 'error', listener: (e: EcdockError) => void): this;
   once(event: 'replugged' | 'down' | 'freed', listener: (e: FollowEvent) => void): this;
+  once(event: 'repaired', listener: (e: RepairEvent) => void): this;
   once(event: 'error', listener: (e: EcdockError) => void): this;
 }
 
@@ -66,6 +80,8 @@ const GONE_MEANWHILE = ['CONTAINER_NOT_RUNNING', 'NO_SUCH_CONTAINER', 'NETNS_GON
  *   when it is free (a container stopped with `ec stop --no-rm` and started again): 'replugged';
  * - die: 'down' (the slot stays, its state reads down until the container starts or goes);
  * - destroy: the slot is detached if it still points at that container: 'freed'.
+ * And, for every followed vswitch: when ovs-vswitchd restarts (it makes internal ports' devices
+ * anew, outside their targets), the vswitch's cleanup runs and what it repaired is 'repaired'.
  * Failures are emitted as 'error' (when someone listens) and the follower keeps going.
  */
 export class ContainerFollower extends EventEmitter {
@@ -73,6 +89,7 @@ export class ContainerFollower extends EventEmitter {
   private readonly runtime: FollowerRuntime;
   private readonly only?: string;
   private events?: ContainerEvents;
+  private stopRestartWatch?: () => Promise<void>;
   /** Work per slot runs in order: a die and the start after it must not overlap. */
   private readonly chains = new Map<string, Promise<void>>();
   private stopped = false;
@@ -107,6 +124,13 @@ export class ContainerFollower extends EventEmitter {
       this.events = undefined;
       throw e;
     }
+    try {
+      this.stopRestartWatch = await watchVswitchdRestarts(this.ovs, () => void this.serialize('', 0, () => this.repairAfterRestart()));
+    } catch (e) {
+      events.close();
+      this.events = undefined;
+      throw e;
+    }
     await this.reconcile();
   }
 
@@ -115,6 +139,8 @@ export class ContainerFollower extends EventEmitter {
     this.stopped = true;
     this.events?.close();
     this.events = undefined;
+    await this.stopRestartWatch?.();
+    this.stopRestartWatch = undefined;
     await Promise.all([...this.chains.values()]);
   }
 
@@ -151,6 +177,21 @@ export class ContainerFollower extends EventEmitter {
       }
     }
     await Promise.all(work);
+  }
+
+  /** The vswitch's own repair (VSwitch.cleanup) on every followed vswitch, after ovs-vswitchd restarted. */
+  private async repairAfterRestart(): Promise<void> {
+    if (this.stopped) return;
+    for (const vs of await this.switches()) {
+      const report = await vs.cleanup();
+      if (!report.repaired.length && !report.ports.length) continue;
+      this.emit('repaired', {
+        vswitch: vs.name,
+        repaired: report.repaired,
+        removed: report.ports.map((p) => ({ slot: p.slot, portName: p.portName, reason: p.reason })),
+        source: 'vswitchd-restart',
+      } satisfies RepairEvent);
+    }
   }
 
   private async switches(): Promise<VSwitch[]> {

@@ -35,7 +35,7 @@ export type { VSwitchCreateOptions, VSwitchOpenOptions, AttachOptions, SlotEvent
 export type { SwitchSpec } from './realisation';
 export { Slot } from './slot';
 export { ContainerFollower } from './follow';
-export type { FollowerRuntime, ContainerFollowerOptions, FollowEvent } from './follow';
+export type { FollowerRuntime, ContainerFollowerOptions, FollowEvent, RepairEvent } from './follow';
 // Containers in slots: what ec start, stop and restart do
 export {
   startInSlot,

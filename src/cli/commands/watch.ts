@@ -3,7 +3,7 @@
 // has its slot freed. One line (or JSON line) per event.
 import { Command } from 'commander';
 import type { EcdockError } from '../../errors';
-import { ContainerFollower, type FollowEvent } from '../../follow';
+import { ContainerFollower, type FollowEvent, type RepairEvent } from '../../follow';
 import { action } from '../action';
 import { addGlobalOptions } from '../context';
 
@@ -14,7 +14,9 @@ export function watchCommand(): Command {
       'Follow the containers started by "ec start" until interrupted: when one restarts (docker restart,\n' +
         'a restart policy, docker start after ec stop --no-rm), plug its slot into its new network namespace;\n' +
         'when it dies, report its slot down; when it is removed, free its slot. At start, one pass repairs\n' +
-        'what happened while nobody watched. Prints one line per event (a JSON line with --json).',
+        'what happened while nobody watched. When ovs-vswitchd restarts, runs the vswitch\'s cleanup repair\n' +
+        '(internal-port slots plugged into their target again, gateway, static MACs) and reports it.\n' +
+        'Prints one line per event (a JSON line with --json).',
     )
     .option('-a, --all', 'follow every vswitch on this OVS (default: --vswitch only)');
   addGlobalOptions(cmd);
@@ -29,6 +31,11 @@ export function watchCommand(): Command {
       follower.on('replugged', print('replugged'));
       follower.on('down', print('down'));
       follower.on('freed', print('freed'));
+      follower.on('repaired', (e: RepairEvent) => {
+        const what = e.repaired.map((r) => (r.slot !== undefined ? `${r.what} slot ${r.slot}` : r.what));
+        const removed = e.removed.map((p) => `removed slot ${p.slot} (${p.reason})`);
+        ctx.out.event(`repaired ${e.vswitch} after an ovs-vswitchd restart: ${[...what, ...removed].join(', ')}`, { event: 'repaired', time: new Date().toISOString(), ...e });
+      });
       follower.on('error', (e: EcdockError) => {
         if (ctx.out.json) ctx.out.event('', { event: 'error', time: new Date().toISOString(), error: { code: e.code, message: e.message } });
         else process.stderr.write(`ec: ${e.message} (code ${e.code})\n`);
