@@ -56,7 +56,7 @@ export interface CleanupOptions {
 
 export interface CleanupReport {
   /** Ports removed: ghosts (target gone), stale claims (owner dead), failed ports. */
-  ports: { slot: number; portName: string; reason: 'target-gone' | 'link-gone' | 'stale-claim' | 'container-stopped' | 'port-error' }[];
+  ports: { slot: number; portName: string; reason: 'target-gone' | 'link-gone' | 'stale-claim' | 'container-stopped' | 'port-error' | 'chassis-gone' }[];
   /** veths removed that had no port (a crashed attach). */
   links: string[];
   /** The gateway address on the bridge: 'repaired' after ovs-vswitchd recreated the bridge's device

@@ -9,6 +9,7 @@ import { UsageError, VSwitchError } from './errors';
 import { checkIfname } from './netlink/validate';
 import type { OvsdbClient } from './ovsdb/client';
 import { LocalSwitch } from './ovs/local-switch';
+import { OvnSwitch, type OvnOptions } from './ovn/ovn-switch';
 import { SlotBusy, type CleanupOptions, type CleanupReport, type SlotEvent, type SlotRequest, type SwitchRealisation } from './realisation';
 import type { ContainerRuntime } from './runtime/container-runtime';
 import { Slot, type PortType, type SlotTarget } from './slot';
@@ -33,6 +34,8 @@ export interface VSwitchCreateOptions {
   /** How long to wait for ovs-vswitchd. Default 30 s. */
   timeoutMs?: number;
   runtime?: ContainerRuntime;
+  /** Back the vswitch by an OVN logical switch of the same name, so that its slots span hosts. */
+  ovn?: OvnOptions;
 }
 
 export interface VSwitchOpenOptions {
@@ -40,6 +43,8 @@ export interface VSwitchOpenOptions {
   netns?: string;
   timeoutMs?: number;
   runtime?: ContainerRuntime;
+  /** The vswitch is an OVN logical switch (see VSwitchCreateOptions.ovn). */
+  ovn?: OvnOptions;
 }
 
 export interface AttachOptions {
@@ -145,6 +150,11 @@ export class VSwitch {
     const mtu = checkMtu(o.mtu);
     if (o.uplink !== undefined) checkIfname(o.uplink, 'uplink device');
     const runtime = (): ContainerRuntime => o.runtime ?? dockerRuntime();
+    if (o.ovn) {
+      if (o.uplink !== undefined) throw new UsageError('BAD_ARGUMENT', 'an OVN vswitch takes no uplink: the host\'s integration bridge and tunnels are OVN\'s');
+      const sw = await OvnSwitch.create(ovs, plan, o.ovn, { ...(mtu !== undefined ? { mtu } : {}), ...(o.netns !== undefined ? { netns: o.netns } : {}), ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}), runtime });
+      return new VSwitch(ovs, sw, o);
+    }
     const sw = await LocalSwitch.create(ovs, plan, {
       usermode: !!o.usermode,
       ...(o.uplink !== undefined ? { uplink: o.uplink } : {}),
@@ -160,12 +170,17 @@ export class VSwitch {
   static async open(ovs: OvsdbClient, name: string, o: VSwitchOpenOptions = {}): Promise<VSwitch> {
     checkVswitchName(name);
     const runtime = (): ContainerRuntime => o.runtime ?? dockerRuntime();
+    if (o.ovn) return new VSwitch(ovs, await OvnSwitch.open(ovs, name, o.ovn, { ...(o.netns !== undefined ? { netns: o.netns } : {}), ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}), runtime }), o);
     return new VSwitch(ovs, await LocalSwitch.open(ovs, name, { ...o, runtime }), o);
   }
 
   /** Every vswitch ecdock manages on this OVS. */
   static async list(ovs: OvsdbClient, o: VSwitchOpenOptions = {}): Promise<VSwitch[]> {
     const runtime = (): ContainerRuntime => o.runtime ?? dockerRuntime();
+    if (o.ovn) {
+      const all = await OvnSwitch.list(ovs, o.ovn, { ...(o.netns !== undefined ? { netns: o.netns } : {}), ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}), runtime });
+      return all.map((sw) => new VSwitch(ovs, sw, o));
+    }
     return (await LocalSwitch.list(ovs, { ...o, runtime })).map((sw) => new VSwitch(ovs, sw, o));
   }
 
