@@ -411,11 +411,28 @@ export class OvnSandbox {
             ),
           ),
         );
-        if (tunnels.every((t) => t >= want.length - 1)) return;
+        if (tunnels.every((t) => t >= want.length - 1)) {
+          await this.primeTunnels();
+          return;
+        }
       }
       if (Date.now() > end) throw new SandboxError('SANDBOX_FAILED', `the OVN sandbox was not ready within ${timeoutMs} ms (chassis: ${chassis.join(' ') || 'none'}); see the logs in ${this.dir}`);
       await sleep(50);
     }
+  }
+
+  /**
+   * One ping between every pair of encap addresses: ovs-vswitchd learns the peers' MACs by
+   * snooping that ARP on br-phy (tnl/neigh), else the first tunnelled packets to each peer are
+   * dropped while it resolves them.
+   */
+  private async primeTunnels(): Promise<void> {
+    const hs = this.state.hosts;
+    await Promise.all(
+      hs.map(async (h) => {
+        for (const peer of hs) if (peer !== h) await runTool('ip', ['netns', 'exec', h.netnsName, 'ping', '-c1', '-W1', peer.encapIp], undefined, 5000).catch(() => undefined);
+      }),
+    );
   }
 
   /** Environment for the OVN and OVS tools aimed at host i (ECDOCK_DB, ECDOCK_NETNS, ECDOCK_OVN_NB too). */
