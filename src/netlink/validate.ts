@@ -30,8 +30,8 @@ export function parseMac(mac: unknown, what = 'MAC address'): Buffer {
   const m = typeof mac === 'string' ? /^([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})$/i.exec(mac) : null;
   if (!m) throw new NetlinkError('BAD_MAC', `${what} ${JSON.stringify(mac)} is not of the form aa:bb:cc:dd:ee:ff`, { detail: { mac } });
   const b = Buffer.from(m.slice(1).map((h) => parseInt(h, 16)));
-  if (b[0] & 1) throw new NetlinkError('BAD_MAC', `${what} ${mac} is a multicast address; an interface needs a unicast one`, { detail: { mac } });
-  if (b.every((x) => x === 0)) throw new NetlinkError('BAD_MAC', `${what} ${mac} is all zeros`, { detail: { mac } });
+  if (b[0] & 1) throw new NetlinkError('BAD_MAC', `${what} ${m[0]} is a multicast address; an interface needs a unicast one`, { detail: { mac } });
+  if (b.every((x) => x === 0)) throw new NetlinkError('BAD_MAC', `${what} ${m[0]} is all zeros`, { detail: { mac } });
   return b;
 }
 
@@ -78,7 +78,7 @@ export function parseIp(s: unknown, what = 'address'): IpAddr {
     const [l, r] = head.includes('::') ? head.split('::') : [head, undefined];
     const left = l ? l.split(':') : [];
     const right = r ? r.split(':') : [];
-    const groups = r === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+    const groups = r === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
     const bytes = Buffer.alloc(16);
     groups.forEach((g, i) => bytes.writeUInt16BE(parseInt(g, 16), i * 2));
     if (v4.length) Buffer.from(v4).copy(bytes, 12);

@@ -11,6 +11,7 @@
 // row "iface" cannot collide.
 
 import type { OvsdbClient, TransactOptions } from './client';
+import { checkJson } from './json';
 import { renameUuidNames, type Operation, type OperationResult } from './operations';
 import { OvsdbTransactionError } from './results';
 
@@ -65,6 +66,8 @@ export class TransactionBatcher {
     return new Promise<BatchResult>((resolve, reject) => {
       let wire: Operation[];
       try {
+        // A value JSON cannot carry fails this submitter alone, before it joins a transaction.
+        checkJson(ops, 'operations');
         wire = renameUuidNames(ops, (n) => n + tag);
       } catch (e) {
         reject(e);

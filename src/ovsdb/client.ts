@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { EcdockError, OvsdbError } from '../errors';
 import { Connection, hasNul, type RequestOptions } from './connection';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './framer';
+import { jsonForMessage, stringifyJson } from './json';
 import { Monitor, normalizeMonitorTables, type MonitorHost, type MonitorTables } from './monitor';
 import type { Condition, Operation, OperationResult } from './operations';
 import { OvsdbTransactionError, checkTransactResult, errorTag } from './results';
@@ -569,7 +570,7 @@ export class OvsdbClient extends EventEmitter {
       case 'monitor_canceled':
         // The database was converted or removed: a new session re-reads schemas and resubscribes.
         this.deliberate = true;
-        conn.close(new OvsdbError('OVSDB_CONNECTION_LOST', `ovsdb-server canceled monitor ${JSON.stringify(params[0])} (database converted or removed); resubscribing`));
+        conn.close(new OvsdbError('OVSDB_CONNECTION_LOST', `ovsdb-server canceled monitor ${jsonForMessage(params[0])} (database converted or removed); resubscribing`));
         return;
       default:
         return;
@@ -673,15 +674,16 @@ function bare(v: unknown): unknown {
 }
 
 /**
- * A transaction the connection refused to send (a NUL character, or a value JSON cannot carry),
- * as the failure of the operation that holds it: the batcher then fails that submitter alone.
+ * A transaction the connection refused to send for a NUL character, as the failure of the
+ * operation that holds it: the batcher then fails that submitter alone.
  */
 function unsendable(e: unknown, operations: Operation[]): unknown {
-  const why = e instanceof OvsdbError ? (e.detail as { unsendable?: string } | undefined)?.unsendable : undefined;
-  if (!why) return e;
+  const why = e instanceof EcdockError ? (e.detail as { unsendable?: string } | undefined)?.unsendable : undefined;
+  // A value JSON cannot carry stays the caller's UsageError (the batcher checks each submission first).
+  if (why !== 'nul') return e;
   const opIndex = operations.findIndex((op) => {
     try {
-      return hasNul(JSON.stringify(op));
+      return hasNul(stringifyJson(op));
     } catch {
       return true;
     }

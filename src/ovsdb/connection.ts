@@ -8,8 +8,9 @@
 // reply's initial rows must be in the cache before that update is applied (ovsdb.md §2.8).
 
 import type { Duplex } from 'node:stream';
-import { OvsdbError } from '../errors';
+import { OvsdbError, UsageError, type EcdockError } from '../errors';
 import { JsonFramer } from './framer';
+import { jsonForMessage, parseJson } from './json';
 import { classify, encode, encodeRequest, failure, notification, success } from './jsonrpc';
 import { rpcError } from './results';
 import { formatRemote, socketError, type Remote } from './transport';
@@ -117,9 +118,8 @@ export class Connection {
     try {
       text = encodeRequest(id, method, params);
     } catch (e) {
-      return Promise.reject(
-        new OvsdbError('BAD_ARGUMENT', `OVSDB ${method} not sent: its parameters cannot be written as JSON (${(e as Error).message})`, { cause: e, detail: { unsendable: 'json' } }),
-      );
+      const detail = { ...((e as EcdockError).detail as object | undefined), unsendable: 'json' };
+      return Promise.reject(new UsageError('BAD_ARGUMENT', `OVSDB ${method} not sent: ${(e as Error).message}`, { cause: e, detail }));
     }
     // ovsdb-server drops the whole session when a string holds a NUL character, failing every
     // other request on it: refuse this one alone, before it is sent.
@@ -283,7 +283,7 @@ export class Connection {
     if (this.closeError) return;
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      value = parseJson(text);
     } catch (e) {
       throw new OvsdbError('OVSDB_PROTOCOL', `OVSDB protocol error: invalid JSON from ${this.label}: ${(e as Error).message}`, {
         detail: { text: text.slice(0, 200) },
@@ -298,7 +298,7 @@ export class Connection {
         if (!p) {
           if (typeof id === 'number' && this.abandoned.delete(id)) return;
           // A reply to nothing we asked: the peer is confused; OVS drops such sessions too.
-          throw new OvsdbError('OVSDB_PROTOCOL', `OVSDB protocol error: reply to unknown request id ${JSON.stringify(id)}`, { detail: value });
+          throw new OvsdbError('OVSDB_PROTOCOL', `OVSDB protocol error: reply to unknown request id ${jsonForMessage(id)}`, { detail: value });
         }
         this.pending.delete(id as number);
         p.cleanup?.();

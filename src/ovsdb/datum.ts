@@ -3,16 +3,24 @@
 // one element as the bare atom, so ["uuid","…"] is either a uuid or a set of one uuid, and only
 // the schema says which.
 //
-// Natural values:  uuid → string;  integer, real → number;  boolean;  string;
-//   optional (0..1) → value | undefined;  set (max > 1) → array;  map → Map<key, value>.
+// Natural values:  uuid → string;  integer → number, or bigint beyond ±(2^53-1);  real → number;
+//   boolean;  string;  optional (0..1) → value | undefined;  set (max > 1) → array;  map → Map.
+//
+// Nothing is rounded: an integer that is not a safe number must be given as a bigint, and a real
+// the server cannot parse (NaN, ±Infinity, subnormals) is refused here, naming the column, rather
+// than dropping the session. ovsdb-server prints reals with 15 significant digits, so DBL_MAX
+// comes back as 1.79769313486232e+308 (beyond DBL_MAX: Infinity) and DBL_MIN as a subnormal;
+// reads clamp those to ±DBL_MAX and ±DBL_MIN, the values the server actually holds, so that a
+// value read can always be written back.
 
 import { OvsdbError, UsageError } from '../errors';
+import { DBL_MIN, INT64_MAX, INT64_MIN, jsonForMessage, unsendableReal } from './json';
 import type { BaseType, ColumnType, NormalizedTable } from './schema';
 
-export type Atom = string | number | boolean;
+export type Atom = string | number | bigint | boolean;
 export type WireUuid = ['uuid', string];
 export type WireNamedUuid = ['named-uuid', string];
-export type WireAtom = string | number | boolean | WireUuid | WireNamedUuid;
+export type WireAtom = string | number | bigint | boolean | WireUuid | WireNamedUuid;
 export type WireSet = ['set', WireAtom[]];
 export type WireMap = ['map', [WireAtom, WireAtom][]];
 export type WireDatum = WireAtom | WireSet | WireMap;
@@ -38,8 +46,32 @@ function bad(message: string, detail?: unknown): UsageError {
   return new UsageError('BAD_ARGUMENT', message, { detail });
 }
 
+/** A value for messages: JSON where JSON can say it, something readable where it cannot. */
+export function describeValue(v: unknown): string {
+  switch (typeof v) {
+    case 'bigint':
+      return `${v}n`;
+    case 'function':
+      return 'a function';
+    case 'symbol':
+      return `a symbol (${String(v)})`;
+    case 'undefined':
+      return 'undefined';
+    case 'number':
+      return String(v);
+    default:
+      if (v instanceof Map) return `a Map of ${v.size}`;
+      if (v instanceof Set) return `a Set of ${v.size}`;
+      try {
+        return JSON.stringify(v)?.slice(0, 200) ?? String(v);
+      } catch {
+        return String(v);
+      }
+  }
+}
+
 function malformed(what: string, value: unknown): OvsdbError {
-  return new OvsdbError('OVSDB_PROTOCOL', `OVSDB protocol error: malformed ${what}: ${JSON.stringify(value)?.slice(0, 200)}`, { detail: value });
+  return new OvsdbError('OVSDB_PROTOCOL', `OVSDB protocol error: malformed ${what}: ${jsonForMessage(value).slice(0, 200)}`, { detail: value });
 }
 
 // ---------------------------------------------------------------- encode
@@ -56,22 +88,33 @@ export function encodeAtom(base: BaseType, v: unknown): WireAtom {
         if (isUuid(v)) return ['uuid', v];
         if (ID_RE.test(v)) return ['named-uuid', v];
       }
-      throw bad(`expected a UUID or a uuid-name, got ${JSON.stringify(v)}`);
+      throw bad(`expected a UUID or a uuid-name, got ${describeValue(v)}`);
     case 'integer':
-      if (typeof v === 'number' && Number.isInteger(v)) return v;
-      throw bad(`expected an integer, got ${JSON.stringify(v)}`);
-    case 'real':
-      if (typeof v === 'number' && Number.isFinite(v)) return v;
-      throw bad(`expected a number, got ${JSON.stringify(v)}`);
+      if (typeof v === 'number') {
+        if (Number.isSafeInteger(v)) return v;
+        if (Number.isInteger(v)) throw bad(`${v} is not a safe integer (beyond ±(2^53-1) a number is already rounded): give it as a bigint`);
+        throw bad(`expected an integer, got ${describeValue(v)}`);
+      }
+      if (typeof v === 'bigint') {
+        if (v < INT64_MIN || v > INT64_MAX) throw bad(`${v} is outside the 64-bit integer range`);
+        return v >= Number.MIN_SAFE_INTEGER && v <= Number.MAX_SAFE_INTEGER ? Number(v) : v;
+      }
+      throw bad(`expected an integer (number or bigint), got ${describeValue(v)}`);
+    case 'real': {
+      if (typeof v !== 'number') throw bad(`expected a number, got ${describeValue(v)}`);
+      const why = unsendableReal(v);
+      if (why) throw bad(`${why} is not a real ovsdb-server accepts (finite, and 0 or at least ${DBL_MIN} in magnitude)`);
+      return v;
+    }
     case 'boolean':
       if (typeof v === 'boolean') return v;
-      throw bad(`expected a boolean, got ${JSON.stringify(v)}`);
+      throw bad(`expected a boolean, got ${describeValue(v)}`);
     case 'string':
       if (typeof v === 'string') {
         if (base.enum && !base.enum.includes(v)) throw bad(`${JSON.stringify(v)} is not one of ${base.enum.map((x) => JSON.stringify(x)).join(', ')}`);
         return v;
       }
-      throw bad(`expected a string, got ${JSON.stringify(v)}`);
+      throw bad(`expected a string, got ${describeValue(v)}`);
   }
 }
 
@@ -84,7 +127,7 @@ function elements(v: unknown): unknown[] {
 function entries(v: unknown): [unknown, unknown][] {
   if (v instanceof Map) return [...v.entries()];
   if (v && typeof v === 'object' && !Array.isArray(v)) return Object.entries(v);
-  throw bad(`expected a Map (or a plain object), got ${JSON.stringify(v)}`);
+  throw bad(`expected a Map (or a plain object), got ${describeValue(v)}`);
 }
 
 /** Encodes a natural value for a column of this type. */
@@ -133,9 +176,29 @@ export function decodeAtom(base: BaseType, w: unknown): Atom {
     if (Array.isArray(w) && (w[0] === 'uuid' || w[0] === 'named-uuid') && typeof w[1] === 'string') return w[1];
     throw malformed('uuid', w);
   }
-  const t = typeof w;
-  if (t === 'string' || t === 'number' || t === 'boolean') return w as Atom;
+  switch (base.type) {
+    case 'integer':
+      if ((typeof w === 'number' && Number.isInteger(w)) || typeof w === 'bigint') return w;
+      break;
+    case 'real':
+      if (typeof w === 'number' || typeof w === 'bigint') return readReal(Number(w));
+      break;
+    case 'boolean':
+      if (typeof w === 'boolean') return w;
+      break;
+    case 'string':
+      if (typeof w === 'string') return w;
+      break;
+  }
   throw malformed(`${base.type} atom`, w);
+}
+
+/** A real as printed by the server (15 digits), back in the range the server can parse. */
+function readReal(x: number): number {
+  if (x === Infinity) return Number.MAX_VALUE;
+  if (x === -Infinity) return -Number.MAX_VALUE;
+  if (x !== 0 && Math.abs(x) < DBL_MIN) return x < 0 ? -DBL_MIN : DBL_MIN;
+  return x;
 }
 
 /** Decodes a wire datum for a column of this type. A bare atom is a one-element set. */
@@ -176,15 +239,21 @@ export function decodeDatum(type: ColumnType, w: unknown): Value {
   }
 }
 
-/** The value a column holds when nothing was written to it (RFC 7047 §5.1 defaults). */
+/**
+ * The value a column holds when nothing was written to it (RFC 7047 §5.1 defaults), which is also
+ * what ovsdb-server leaves out of `initial`/`insert` updates. It depends on `min`: a set or map
+ * that must hold at least one element defaults to one default atom (or one default key → default
+ * value pair), not to the empty set — OVN's Logical_Router_Port.networks and Open_vSwitch's
+ * NetFlow.targets are such columns.
+ */
 export function defaultValue(type: ColumnType): Value {
   switch (type.kind) {
     case 'optional':
       return undefined;
     case 'set':
-      return [];
+      return type.min >= 1 ? [defaultAtom(type.key)] : [];
     case 'map':
-      return new Map();
+      return type.min >= 1 ? new Map([[defaultAtom(type.key), defaultAtom(type.value!)]]) : new Map();
     case 'atom':
       return defaultAtom(type.key);
   }

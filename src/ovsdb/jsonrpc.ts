@@ -9,6 +9,7 @@
 
 import { ErrorObject, JsonRpcError, NotificationObject, RequestObject, SuccessObject } from 'jsonrpc-lite';
 import { OvsdbError } from '../errors';
+import { jsonForMessage, stringifyJson } from './json';
 
 export { ErrorObject, NotificationObject, RequestObject, SuccessObject };
 
@@ -41,21 +42,24 @@ export function failure(id: RequestObject['id'], error: OvsdbRpcErrorValue): Err
 /** Serializes a message as JSON-RPC 1.0 text, the only form ovsdb-server accepts. */
 export function encode(message: RequestObject | NotificationObject | SuccessObject | ErrorObject): string {
   if (message instanceof RequestObject) {
-    return JSON.stringify({ method: message.method, params: message.params ?? [], id: message.id });
+    return stringifyJson({ method: message.method, params: message.params ?? [], id: message.id }, 'message');
   }
   if (message instanceof NotificationObject) {
-    return JSON.stringify({ method: message.method, params: message.params ?? [], id: null });
+    return stringifyJson({ method: message.method, params: message.params ?? [], id: null }, 'message');
   }
   if (message instanceof SuccessObject) {
-    return JSON.stringify({ id: message.id, result: message.result, error: null });
+    return stringifyJson({ id: message.id, result: message.result, error: null }, 'message');
   }
   const err = message.error as JsonRpcError;
-  return JSON.stringify({ id: message.id, result: null, error: err.data ?? err.message });
+  return stringifyJson({ id: message.id, result: null, error: err.data ?? err.message }, 'message');
 }
 
-/** Fast path for the hot request path: identical output to encode(request(...)). */
+/**
+ * Fast path for the hot request path: identical output to encode(request(...)). Throws a
+ * UsageError naming the place of a value JSON or ovsdb-server cannot carry.
+ */
 export function encodeRequest(id: number, method: string, params: unknown[]): string {
-  return `{"method":${JSON.stringify(method)},"params":${JSON.stringify(params)},"id":${id}}`;
+  return `{"method":${JSON.stringify(method)},"params":${stringifyJson(params, 'params')},"id":${id}}`;
 }
 
 function protocol(message: string, detail?: unknown): OvsdbError {
@@ -84,8 +88,8 @@ export function classify(value: unknown): Inbound {
     if (typeof error === 'string') value = error;
     else if (typeof error === 'object' && !Array.isArray(error)) {
       const e = error as Record<string, unknown>;
-      value = { ...e, error: typeof e.error === 'string' ? e.error : JSON.stringify(e.error ?? error) } as OvsdbRpcErrorValue;
-    } else value = JSON.stringify(error);
+      value = { ...e, error: typeof e.error === 'string' ? e.error : jsonForMessage(e.error ?? error) } as OvsdbRpcErrorValue;
+    } else value = jsonForMessage(error);
     return { type: 'error', message: failure(id as RequestObject['id'], value), error: value };
   }
   if (typeof m.method === 'string') {

@@ -6,6 +6,7 @@
 import { UsageError } from '../errors';
 import {
   decodeRow,
+  describeValue,
   encodeAtom,
   encodeKeySet,
   encodeOperand,
@@ -222,7 +223,7 @@ export interface TypedOps<T> {
 
 function encodeConditionFor(t: NormalizedTable, c: unknown): Condition {
   if (typeof c === 'boolean') return c;
-  if (!Array.isArray(c) || c.length !== 3) throw new UsageError('BAD_ARGUMENT', `a condition is [column, function, value] or a boolean, got ${JSON.stringify(c)}`);
+  if (!Array.isArray(c) || c.length !== 3) throw new UsageError('BAD_ARGUMENT', `a condition is [column, function, value] or a boolean, got ${describeValue(c)}`);
   const [column, fn, value] = c as [string, ConditionFunction, unknown];
   const type = t.columns.get(column);
   if (!type) throw new UsageError('BAD_ARGUMENT', `table ${t.name} has no column ${column}`);
@@ -235,7 +236,7 @@ function encodeConditionFor(t: NormalizedTable, c: unknown): Condition {
 }
 
 function encodeMutationFor(t: NormalizedTable, m: unknown): Mutation {
-  if (!Array.isArray(m) || m.length !== 3) throw new UsageError('BAD_ARGUMENT', `a mutation is [column, mutator, value], got ${JSON.stringify(m)}`);
+  if (!Array.isArray(m) || m.length !== 3) throw new UsageError('BAD_ARGUMENT', `a mutation is [column, mutator, value], got ${describeValue(m)}`);
   const [column, mutator, value] = m as [string, Mutator, unknown];
   const type = t.columns.get(column);
   if (!type) throw new UsageError('BAD_ARGUMENT', `table ${t.name} has no column ${column}`);

@@ -5,6 +5,7 @@
 // or, for a commit-time failure, one element past the last operation.
 
 import { OvsdbError, type ErrorCode } from '../errors';
+import { jsonForMessage } from './json';
 import { describeRpcError, rpcErrorTag, type OvsdbRpcErrorValue } from './jsonrpc';
 import type { Operation, OperationResult } from './operations';
 
@@ -100,7 +101,7 @@ export function checkTransactResult(operations: readonly Operation[], result: un
   }
   throw new OvsdbTransactionError({
     opIndex: failed,
-    tag: typeof r.error === 'string' ? r.error : JSON.stringify(r.error),
+    tag: typeof r.error === 'string' ? r.error : jsonForMessage(r.error),
     ...(typeof r.details === 'string' ? { details: r.details } : {}),
     ...(r.syntax !== undefined ? { syntax: r.syntax } : {}),
     results: result,

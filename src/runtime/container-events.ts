@@ -223,8 +223,8 @@ export class ContainerEvents extends EventEmitter implements AsyncIterable<Conta
         }
       };
       const onEnd = () => done();
-      const onError = (e: unknown) => done(e);
-      const done = (e?: unknown) => {
+      const onError = (e: Error) => done(e);
+      const done = (e?: Error) => {
         stream.removeListener('data', onData);
         stream.removeListener('end', onEnd);
         stream.removeListener('close', onEnd);
@@ -335,7 +335,7 @@ class EventQueue implements AsyncIterator<ContainerEvent> {
   private items: ContainerEvent[] = [];
   private waiting?: { resolve: (r: IteratorResult<ContainerEvent>) => void; reject: (e: unknown) => void };
   private ended = false;
-  private error?: unknown;
+  private error?: Error;
   private readonly onReturn: () => void;
 
   constructor(onReturn: () => void) {
@@ -360,7 +360,7 @@ class EventQueue implements AsyncIterator<ContainerEvent> {
     }
   }
 
-  fail(e: unknown): void {
+  fail(e: Error): void {
     this.error = e;
     this.ended = true;
     if (this.waiting) {

@@ -178,7 +178,7 @@ export class OvnSandbox {
   /** Finds a sandbox started by another process (`ec sandbox up --ovn`) from its run dir. */
   static async open(dir: string): Promise<OvnSandbox> {
     try {
-      return new OvnSandbox(JSON.parse(await fs.readFile(path.join(dir, 'ovn-sandbox.json'), 'utf8')));
+      return new OvnSandbox(JSON.parse(await fs.readFile(path.join(dir, 'ovn-sandbox.json'), 'utf8')) as OvnState);
     } catch (e) {
       throw new SandboxError('SANDBOX_FAILED', `no OVN sandbox in ${dir} (missing or unreadable ovn-sandbox.json)`, { cause: e });
     }

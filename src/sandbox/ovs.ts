@@ -245,7 +245,7 @@ export class OvsSandbox {
   static async open(dir: string): Promise<OvsSandbox> {
     let state: SandboxState;
     try {
-      state = JSON.parse(await fs.readFile(path.join(dir, 'sandbox.json'), 'utf8'));
+      state = JSON.parse(await fs.readFile(path.join(dir, 'sandbox.json'), 'utf8')) as SandboxState;
     } catch (e) {
       throw new SandboxError('SANDBOX_FAILED', `no sandbox in ${dir} (missing or unreadable sandbox.json)`, { cause: e });
     }
@@ -398,7 +398,7 @@ export class OvsCluster {
     this.dir = dir;
     this.size = size;
     this.raftPorts = raftPorts;
-    this.pids = new Array(size).fill(undefined);
+    this.pids = Array.from({ length: size }, () => undefined);
   }
 
   /** Comma-separated unix: remotes of every server, the form OvsdbClient.connect takes. */

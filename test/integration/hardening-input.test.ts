@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { inspect } from 'node:util';
 import { EcdockError } from '../../src/errors';
 import { freePort } from '../../src/sandbox';
 import { CLI_ROWS } from '../support/hostile-cli-inputs';
@@ -46,7 +47,7 @@ describe('hardening: hostile input (a typed error with a stable code, and nothin
       await sh('ovs-vsctl', [`--db=${f.sb.dbUrl}`, '--no-wait', 'add-br', foreign, '--', 'set', 'bridge', foreign, 'datapath_type=netdev']);
       f.cleanup.add(() => sh('ovs-vsctl', [`--db=${f.sb.dbUrl}`, '--no-wait', '--if-exists', 'del-br', foreign]));
       const deadPid = await new Promise<number>((resolve, reject) => {
-        const child = execFile('true', [], (err) => (err ? reject(err) : resolve(child.pid!)));
+        const child = execFile('true', [], (err) => (err ? reject(err as Error) : resolve(child.pid!))); // ExecFileException is an Omit<>, not an Error to the type checker
       });
       ctx = { f, vs, attached, free, foreign, deadPid, files, closedPort: await freePort() };
     } catch (e) {
@@ -80,7 +81,7 @@ describe('hardening: hostile input (a typed error with a stable code, and nothin
       }
       const after = await c.f.snapshot(nss);
       assert.ok(err !== undefined, `expected ${row.code}, but it succeeded: ${JSON.stringify(value)?.slice(0, 200)}`);
-      assert.ok(err instanceof EcdockError, `expected EcdockError ${row.code}, got ${String((err as Error)?.stack ?? err)}`);
+      assert.ok(err instanceof EcdockError, `expected EcdockError ${row.code}, got ${err instanceof Error ? err.stack : inspect(err)}`);
       assert.equal(err.code, row.code, `expected ${row.code}, got ${err.code}: ${err.message}`);
       assert.ok(err.message.length > 20, `the message should be a sentence a person can act on: ${JSON.stringify(err.message)}`);
       assert.equal(after, before, 'OVSDB or the kernel links changed');

@@ -61,8 +61,8 @@ export class TestNetns {
 
 /** Collects cleanup steps; `run()` executes them in reverse order and never throws. */
 export class Cleanup {
-  private steps: (() => unknown | Promise<unknown>)[] = [];
-  add(step: () => unknown | Promise<unknown>): void {
+  private steps: (() => unknown)[] = []; // a step may return a promise; run() awaits it
+  add(step: () => unknown): void {
     this.steps.push(step);
   }
   async run(): Promise<void> {

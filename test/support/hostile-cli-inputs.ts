@@ -80,11 +80,14 @@ function marker(): string {
   return join(tmpdir(), `ecdock-hostile-ran-${process.pid}`);
 }
 async function noShell(run: () => Promise<unknown>): Promise<unknown> {
-  try {
-    return await run();
-  } finally {
-    if (existsSync(marker())) throw new Error(`a shell ran: ${marker()} exists`);
-  }
+  // A shell that ran is the worse failure, so it wins over whatever run() threw.
+  const outcome = await run().then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  if (existsSync(marker())) throw new Error(`a shell ran: ${marker()} exists`);
+  if ('error' in outcome) throw outcome.error;
+  return outcome.value;
 }
 
 /** The test runner shares ec's network namespace (the host's, as the library sees it). */

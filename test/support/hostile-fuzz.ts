@@ -58,7 +58,7 @@ export function framerProperty(maxMessageBytes = 256) {
       } catch (e) {
         expectTyped(e, ['OVSDB_PROTOCOL', 'OVSDB_MESSAGE_TOO_LARGE'], 'framer');
         if (failed === undefined) failed = e;
-        else if (e !== failed) throw new Error('framer: a failed framer must keep failing with the same error');
+        else if (e !== failed) throw new Error('framer: a failed framer must keep failing with the same error', { cause: e });
       }
       if (framer.bufferedBytes > maxMessageBytes) throw new Error(`framer holds ${framer.bufferedBytes} bytes, over its ${maxMessageBytes}-byte limit`);
     }

@@ -212,12 +212,16 @@ export const API_ROWS: HostileRow[] = [
     let dropped = false;
     const onDrop = () => (dropped = true);
     c.f.ovs.once('disconnect', onDrop);
-    try {
-      await c.f.ovs.transact('Open_vSwitch', [{ op: 'select', table: 'Bridge', where: [['name', '==', 'x\u0000y']] }]);
-    } finally {
-      c.f.ovs.off('disconnect', onDrop);
-      if (dropped || !c.f.ovs.connected) throw new Error('the OVSDB session was dropped');
-    }
+    // A dropped session is the worse failure, so it wins over the transact's own error.
+    const failure = await c.f.ovs
+      .transact('Open_vSwitch', [{ op: 'select', table: 'Bridge', where: [['name', '==', 'x\u0000y']] }])
+      .then(
+        () => undefined,
+        (e: unknown) => ({ e }),
+      );
+    c.f.ovs.off('disconnect', onDrop);
+    if (dropped || !c.f.ovs.connected) throw new Error('the OVSDB session was dropped');
+    if (failure) throw failure.e;
   }),
   // ---- TLS files ----
   api('tls', 'ssl: without a CA', 'BAD_TLS_FILES', (c) => connect(`ssl:127.0.0.1:${c.closedPort}`, { tls: { key: c.files.key, cert: c.files.cert } })),

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 function freshNetlink(): typeof import('../../src/netlink') {
   const dir = path.resolve(__dirname, '../../src/netlink');
   for (const k of Object.keys(require.cache)) if (k.startsWith(dir)) delete require.cache[k];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a fresh copy needs require(), import is cached
   return require('../../src/netlink') as typeof import('../../src/netlink');
 }
 

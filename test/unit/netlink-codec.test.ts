@@ -145,7 +145,10 @@ describe('netlink message codec (no root)', () => {
           for (const m of splitMessages(b)) {
             if (m.type === C.NLMSG_ERROR || m.type === C.NLMSG_DONE) parseAck(m);
             else if (m.type === C.RTM_NEWLINK) decodeLink(m);
-            else decodeAddr(m), decodeRoute(m);
+            else {
+              decodeAddr(m);
+              decodeRoute(m);
+            }
           }
         } catch (e) {
           assert.ok(isEcdockError(e, 'NETLINK_PROTOCOL'), `unexpected ${String(e)}`);

@@ -48,6 +48,18 @@ describe('ovsdb cache (replica)', () => {
     assert.equal(ch!.new, row);
   });
 
+  it('fills min-1 sets and maps with their one-element default, and later diffs apply on top of it', () => {
+    const r = new Replica(normalizeSchema(openVswitchSchema), new Map([['NetFlow', { columns: ['targets', 'external_ids'] }]]));
+    r.applyUpdate2({ NetFlow: { [U1]: { initial: {} } } });
+    assert.deepEqual(r.table('NetFlow').rows.get(U1)!.targets, ['']);
+    // mutate insert "1.2.3.4:5" → the server sends the toggled element only.
+    r.applyUpdate2({ NetFlow: { [U1]: { modify: { targets: '1.2.3.4:5' } } } });
+    assert.deepEqual([...(r.table('NetFlow').rows.get(U1)!.targets as string[])].sort(), ['', '1.2.3.4:5']);
+    // mutate delete "" → the default element goes away.
+    r.applyUpdate2({ NetFlow: { [U1]: { modify: { targets: ['set', ['']] } } } });
+    assert.deepEqual(r.table('NetFlow').rows.get(U1)!.targets, ['1.2.3.4:5']);
+  });
+
   it('applies a set diff given as a bare atom (one element toggled)', () => {
     const t = normalizeColumnType({ key: { type: 'uuid' }, min: 0, max: 'unlimited' });
     assert.deepEqual(applyColumnDiff(t, [P1, P2], ['uuid', P1]), [P2]);

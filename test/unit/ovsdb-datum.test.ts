@@ -6,14 +6,22 @@ import { decodeDatum, defaultValue, encodeDatum, encodeOperand, valueEquals, typ
 import { normalizeColumnType, normalizeSchema, type BaseType, type ColumnType, type DatabaseSchema } from '../../src/ovsdb/schema';
 import { openVswitchSchema } from '../../src/ovsdb/schema/open-vswitch';
 import { isEcdockError } from '../../src/errors';
+import { DBL_MIN, INT64_MAX, INT64_MIN, parseJson, stringifyJson } from '../../src/ovsdb/json';
 
-function atomArb(b: BaseType): fc.Arbitrary<string | number | boolean> {
+function atomArb(b: BaseType): fc.Arbitrary<string | number | bigint | boolean> {
   if (b.enum) return fc.constantFrom(...b.enum);
   switch (b.type) {
-    case 'integer':
-      return fc.integer({ min: Math.max(b.minInteger ?? -(2 ** 40), Number.MIN_SAFE_INTEGER), max: Math.min(b.maxInteger ?? 2 ** 40, Number.MAX_SAFE_INTEGER) });
+    case 'integer': {
+      const small = fc.integer({ min: Math.max(b.minInteger ?? -(2 ** 40), Number.MIN_SAFE_INTEGER), max: Math.min(b.maxInteger ?? 2 ** 40, Number.MAX_SAFE_INTEGER) });
+      if (b.minInteger !== undefined || b.maxInteger !== undefined) return small;
+      // Unbounded: the whole 64-bit range, as number where safe and bigint beyond.
+      const big = fc.bigInt({ min: INT64_MIN, max: INT64_MAX }).map((x) => (x >= Number.MIN_SAFE_INTEGER && x <= Number.MAX_SAFE_INTEGER ? Number(x) : x));
+      return fc.oneof(small, big, fc.constantFrom(INT64_MIN, INT64_MAX, 2n ** 53n, -(2n ** 53n)));
+    }
     case 'real':
-      return fc.double({ noNaN: true, noDefaultInfinity: true, min: b.minReal ?? -1e300, max: b.maxReal ?? 1e300 }).filter((x) => !Object.is(x, -0));
+      return fc
+        .double({ noNaN: true, noDefaultInfinity: true, min: b.minReal ?? -1e300, max: b.maxReal ?? 1e300 })
+        .filter((x) => !Object.is(x, -0) && (x === 0 || Math.abs(x) >= DBL_MIN));
     case 'boolean':
       return fc.boolean();
     case 'string':
@@ -86,7 +94,7 @@ describe('ovsdb datum codec', () => {
     for (const [name, type] of columns) {
       fc.assert(
         fc.property(valueArb(type), (v) => {
-          const wire = JSON.parse(JSON.stringify(encodeDatum(type, v))) as WireDatum;
+          const wire = parseJson(stringifyJson(encodeDatum(type, v))) as WireDatum;
           assert.deepEqual(decodeDatum(type, wire), v, `${name} (client form)`);
           assert.deepEqual(decodeDatum(type, serverForm(wire)), v, `${name} (server form)`);
         }),
@@ -141,6 +149,15 @@ describe('ovsdb datum codec', () => {
     assert.deepEqual(defaultValue(n.columns.get('external_ids')!), new Map());
     assert.equal(defaultValue(n.columns.get('name')!), '');
     assert.equal(defaultValue(n.columns.get('fake_bridge')!), false);
+  });
+
+  it('gives min-1 sets one default atom and min-1 maps one default pair (as ovsdb-server does)', () => {
+    assert.deepEqual(defaultValue(normalizeColumnType({ key: 'integer', min: 1, max: 'unlimited' })), [0]);
+    assert.deepEqual(defaultValue(normalizeColumnType({ key: 'string', min: 1, max: 4 })), ['']);
+    assert.deepEqual(defaultValue(normalizeColumnType({ key: 'string', value: 'integer', min: 1, max: 'unlimited' })), new Map([['', 0]]));
+    assert.deepEqual(defaultValue(normalizeColumnType({ key: 'uuid', value: 'boolean', min: 1, max: 2 })), new Map([['00000000-0000-0000-0000-000000000000', false]]));
+    const nf = normalizeSchema(openVswitchSchema).tables.get('NetFlow')!;
+    assert.deepEqual(defaultValue(nf.columns.get('targets')!), ['']);
   });
 
   it('encodes condition operands: a single element for a set, undefined as the empty set', () => {
