@@ -44,9 +44,9 @@ export function slotEvents(nb: NbDb, vswitch: string, describe: (n: number, p: L
         wake = undefined;
       }
     },
-    return: async () => {
+    return: () => {
       stop();
-      return { value: undefined, done: true };
+      return Promise.resolve({ value: undefined, done: true });
     },
     [Symbol.asyncIterator]() {
       return it;
