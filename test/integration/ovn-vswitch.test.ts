@@ -58,6 +58,29 @@ describe('OVN vswitch across three hosts (real OVN)', function () {
     assert.deepEqual(await vs0.slots(), []);
     assert.deepEqual(await ovnLeftovers(w!, name), []);
   });
+  it('watch on one host sees another host\'s slot attached, up and detached', async () => {
+    const { name, subnet } = ovnSwitchSpec();
+    const vs0 = await VSwitch.create(w!.clients[0], { name, subnet, ovn: { northbound: w!.ovn.northbound }, netns: w!.ovn.hosts[0].netns });
+    cleanup.add(() => vs0.destroy());
+    const vs2 = await openFrom(w!, 2, name);
+    const ns = await TestNetns.create('ecovt-');
+    cleanup.add(() => ns.del());
+    const events: string[] = [];
+    const it = vs0.watch();
+    const seen = (async () => {
+      for await (const e of it) {
+        events.push(`${e.type} ${e.slot}`);
+        if (e.type === 'detached') break;
+      }
+    })();
+    const s = await vs2.attach({ slot: 7, target: { netns: ns.path } });
+    assert.equal((await vs0.slot(7))?.host, w!.ovn.hosts[2].name);
+    await eventuallyAllUp(vs0);
+    await s.detach();
+    await seen;
+    // (a 'down 7' may come between: the binding can go before the logical port does)
+    assert.deepEqual(events.filter((e) => e !== 'down 7'), ['attached 7', 'up 7', 'detached 7']);
+  });
 });
 
 async function eventuallyAllUp(vs: VSwitch) {
