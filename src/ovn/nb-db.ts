@@ -166,6 +166,20 @@ export class NbDb {
     return this.client.transact(NB, operations);
   }
 
+  /**
+   * Resolves true once the client has a session again with the monitor resubscribed (the replica
+   * then holds what the server has), false after timeoutMs. Polled: a quiet database sends no
+   * update that would wake a monitor waiter.
+   */
+  async reconnected(timeoutMs: number): Promise<boolean> {
+    const end = Date.now() + timeoutMs;
+    while (!(this.client.connected && this.mon.established)) {
+      if (this.client.closed || Date.now() > end) return false;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return true;
+  }
+
   /** Waits for a state of the replica; OVSDB_TIMEOUT becomes `onTimeout()`. */
   async waitFor<R>(predicate: () => R | undefined | false | null, timeoutMs: number, onTimeout: () => Error): Promise<R> {
     try {

@@ -310,9 +310,7 @@ export class OvnSwitch implements SwitchRealisation {
           throw wrapNb(e, `cannot claim slot ${n} of ${this.name}`);
         }
         if (attempt < CLAIM_RETRIES && isEcdockError(e) && (e.code === 'OVSDB_CONNECTION_LOST' || e.code === 'OVSDB_TIMEOUT')) {
-          const seen = await this.nb.mon
-            .waitFor(() => (this.nb.client.connected && this.nb.mon.established ? (this.nb.portByUuid(uuid) ? 'yes' : 'no') : undefined), timeoutMs)
-            .catch(() => undefined);
+          const seen = (await this.nb.reconnected(timeoutMs)) ? (this.nb.portByUuid(uuid) ? 'yes' : 'no') : undefined;
           if (seen === 'yes') return;
           if (seen === 'no') continue;
         }

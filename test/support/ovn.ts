@@ -47,7 +47,7 @@ export async function ovnLeftovers(w: OvnWorld, vswitch: string): Promise<string
     const ports = await sh('ovs-vsctl', [`--db=${h.dbUrl}`, '--bare', '--columns=name', 'find', 'Port', `external_ids:"ecdock:vswitch"=${vswitch}`]);
     for (const p of ports.stdout.split('\n').map((x) => x.trim()).filter(Boolean)) out.push(`host${i} port ${p}`);
     const links = await sh('ip', ['-n', w.ovn.netnsNames[i + 1], '-br', 'link']);
-    for (const l of links.stdout.split('\n').filter((x) => x.startsWith(`${vswitch}-`))) out.push(`host${i} link ${l.split(/\s/)[0]}`);
+    for (const l of links.stdout.split('\n').filter((x) => x.startsWith(`${vswitch}-`))) out.push(`host${i} link ${l.split(/\s/)[0].split('@')[0]}`);
   }
   return out;
 }
