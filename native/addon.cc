@@ -10,14 +10,22 @@
 // Everything else (message encoding, decoding, validation, error mapping) lives in TypeScript
 // (src/netlink/); this file only frames the byte stream: it reads the nlmsghdr of each request to
 // learn its seq, and each reply's to know when every request has been answered.
+//
+// One request kind never reaches the kernel as a message: kLocalEthtool ("set one ethtool value
+// of link N"). The worker runs it as a SIOCETHTOOL ioctl on the same socket (an ioctl acts in the
+// socket's namespace, like its messages) and answers it with an ack of its own, so a batch can mix
+// it with rtnetlink requests in order, on the one socket that is already inside the namespace.
 
 #include <napi.h>
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
 #include <linux/netlink.h>
 #include <linux/nsfs.h>
+#include <linux/sockios.h>
+#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -55,6 +63,9 @@ namespace {
 constexpr size_t kMaxChunkBytes = 64 * 1024;  // well under the default 208 KiB sndbuf
 constexpr int kRcvBuf = 8 << 20;             // acks and echoes of a whole chunk must fit
 constexpr int kPollSliceMs = 100;            // how often a waiting worker checks for shutdown
+
+// A request the worker answers itself (see the header): payload u32 ifindex, u32 cmd, u32 value.
+constexpr uint16_t kLocalEthtool = 0xEC01;
 
 std::atomic<long> g_sockets_open{0};
 std::atomic<long> g_factory_threads{0};
@@ -152,6 +163,57 @@ int64_t NowMs() {
   return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
+// ---- local requests -------------------------------------------------------------------------------
+
+// Only "set one value" commands that take struct ethtool_value: nothing that reads or writes more.
+bool EthtoolSetAllowed(uint32_t cmd) {
+  switch (cmd) {
+    case ETHTOOL_SRXCSUM:
+    case ETHTOOL_STXCSUM:
+    case ETHTOOL_SSG:
+    case ETHTOOL_STSO:
+    case ETHTOOL_SGSO:
+    case ETHTOOL_SGRO:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Runs a kLocalEthtool request on `fd`'s namespace; returns 0 or a positive errno.
+int RunLocalEthtool(int fd, const uint8_t* payload, size_t len) {
+  if (len < 12) return EINVAL;
+  uint32_t v[3];
+  memcpy(v, payload, sizeof v);
+  if (!EthtoolSetAllowed(v[1])) return EINVAL;
+  struct ifreq ifr {};
+  ifr.ifr_ifindex = int(v[0]);
+  if (ioctl(fd, SIOCGIFNAME, &ifr) != 0) return errno;  // the name, in the socket's namespace
+  struct ethtool_value ev {};
+  ev.cmd = v[1];
+  ev.data = v[2];
+  ifr.ifr_data = reinterpret_cast<char*>(&ev);
+  if (ioctl(fd, SIOCETHTOOL, &ifr) != 0) return errno;
+  return 0;
+}
+
+// Appends the ack the kernel would have sent: NLMSG_ERROR, capped, with the request's header.
+void AppendAck(std::vector<uint8_t>& out, const nlmsghdr& req, int err) {
+  nlmsghdr h {};
+  h.nlmsg_len = sizeof(nlmsghdr) + sizeof(nlmsgerr);
+  h.nlmsg_type = NLMSG_ERROR;
+  h.nlmsg_flags = NLM_F_CAPPED;
+  h.nlmsg_seq = req.nlmsg_seq;
+  nlmsgerr e {};
+  e.error = -err;
+  e.msg = req;
+  const uint8_t* hp = reinterpret_cast<const uint8_t*>(&h);
+  const uint8_t* ep = reinterpret_cast<const uint8_t*>(&e);
+  out.insert(out.end(), hp, hp + sizeof h);
+  out.insert(out.end(), ep, ep + sizeof e);
+  out.resize(NLMSG_ALIGN(out.size()), 0);
+}
+
 // ---- jobs and the worker pool -------------------------------------------------------------------
 
 struct Job {
@@ -194,6 +256,7 @@ void RunJob(Engine* eng, Job* job) {
   struct Msg {
     size_t off, len;
     uint32_t seq;
+    bool local;
   };
   std::vector<Msg> msgs;
   const uint8_t* req = job->request.data();
@@ -207,7 +270,7 @@ void RunJob(Engine* eng, Job* job) {
       job->syscall = "frame";
       return;
     }
-    msgs.push_back({off, h.nlmsg_len, h.nlmsg_seq});
+    msgs.push_back({off, h.nlmsg_len, h.nlmsg_seq, h.nlmsg_type == kLocalEthtool});
     off += NLMSG_ALIGN(h.nlmsg_len);
   }
 
@@ -227,10 +290,20 @@ void RunJob(Engine* eng, Job* job) {
       job->syscall = "transact";
       break;
     }
+    if (msgs[next].local) {
+      // Answered here, in order: everything before it has been acked, nothing after it is sent yet.
+      nlmsghdr h;
+      memcpy(&h, req + msgs[next].off, sizeof h);
+      int e = RunLocalEthtool(fd, req + msgs[next].off + sizeof h, msgs[next].len - sizeof h);
+      AppendAck(job->reply, h, e);
+      next++;
+      if (e != 0 && job->stop_on_error) break;
+      continue;
+    }
     // One chunk: consecutive messages, bounded so that their acks and echoes fit the receive buffer.
     size_t first = next, bytes = 0;
     std::unordered_map<uint32_t, bool> pending;
-    while (next < msgs.size() && next - first < job->chunk_msgs &&
+    while (next < msgs.size() && !msgs[next].local && next - first < job->chunk_msgs &&
            (next == first || bytes + NLMSG_ALIGN(msgs[next].len) <= kMaxChunkBytes)) {
       bytes += NLMSG_ALIGN(msgs[next].len);
       pending[msgs[next].seq] = true;

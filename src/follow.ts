@@ -4,7 +4,7 @@
 // makes them) and keeps their slots in step, with one reconcile pass at start for what happened
 // while nobody was listening. It only reads events and calls the VSwitch API: no processes.
 import { EventEmitter } from 'node:events';
-import { EcdockError, isEcdockError } from './errors';
+import { VSwitchError, isEcdockError, type EcdockError } from './errors';
 import { getLink } from './netlink/link';
 import { Netns } from './netlink/netns';
 import type { OvsdbClient } from './ovsdb/client';
@@ -290,7 +290,7 @@ export class ContainerFollower extends EventEmitter {
     if (slot) {
       const t = slot.target;
       if (t?.kind !== 'container' || t.ref !== c.id) {
-        throw new EcdockError('SLOT_TAKEN', `container ${c.name} belongs in slot ${n} of ${vsName}, but the slot is held by ${describeTarget(t)}; it was not plugged`, {
+        throw new VSwitchError('SLOT_TAKEN', `container ${c.name} belongs in slot ${n} of ${vsName}, but the slot is held by ${describeTarget(t)}; it was not plugged`, {
           detail: { vswitch: vsName, slot: n, container: c.id, holder: t },
         });
       }
@@ -354,7 +354,7 @@ export class ContainerFollower extends EventEmitter {
   }
 
   private fail(e: unknown): void {
-    const err = isEcdockError(e) ? e : new EcdockError('INTERNAL', `container follower: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+    const err = isEcdockError(e) ? e : new VSwitchError('INTERNAL', `container follower: ${(e as Error)?.message ?? String(e)}`, { cause: e });
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 }

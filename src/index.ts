@@ -36,6 +36,9 @@ export {
   insertedUuid,
   checkSchema,
   openVswitchSchema,
+  ovnNorthboundSchema,
+  ovnSouthboundSchema,
+  generateTypes,
 } from './ovsdb';
 export type {
   ConnectOptions,
@@ -58,6 +61,7 @@ export type {
   TlsOptions,
 } from './ovsdb';
 export type * from './ovsdb/schema/open-vswitch';
+export type { OvnNorthboundTables, OvnSouthboundTables, OvnNorthbound, OvnSouthbound, GenerateOptions, RowHandler } from './ovsdb';
 
 // Network namespaces and links
 export {

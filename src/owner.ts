@@ -45,6 +45,21 @@ export function ownerAlive(owner: string | undefined): boolean {
   return now !== undefined && now === start;
 }
 
+const ALIAS_PREFIX = 'ecdock ';
+
+/**
+ * An owner written into a link's alias (IFLA_IFALIAS, up to 255 bytes): `ecdock <owner>`. The
+ * prefix tells ecdock's links from anyone else's; ownerFromAlias is the only reader of this format.
+ */
+export function ownerAlias(owner: string): string {
+  return `${ALIAS_PREFIX}${owner}`;
+}
+
+/** The owner in a link's alias if ownerAlias wrote it, else undefined (no alias, or someone else's). */
+export function ownerFromAlias(alias: string | undefined): string | undefined {
+  return alias?.startsWith(ALIAS_PREFIX) ? alias.slice(ALIAS_PREFIX.length) : undefined;
+}
+
 /** The pid in an owner string, for messages. */
 export function ownerPid(owner: string | undefined): number | undefined {
   const pid = Number(owner?.split('/')[1]);

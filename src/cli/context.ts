@@ -2,13 +2,13 @@
 // and how it prints. Built from the global options (given before or after the command name) and
 // the environment; connections are opened on first use and closed when the command ends.
 import { Command, Option } from 'commander';
+import { DEFAULT_OVSDB_URL, OVSDB_URL_ENV } from '../defaults';
 import { UsageError, type ErrorCode } from '../errors';
 import { OvsdbClient } from '../ovsdb/client';
 import { DockerRuntime } from '../runtime/docker';
 import { VSwitch } from '../vswitch';
 import { Output } from './output';
 
-export const DEFAULT_DB = 'unix:/var/run/openvswitch/db.sock';
 export const DEFAULT_VSWITCH = 'ovs0';
 
 /** Options every command accepts, before or after its name. */
@@ -30,7 +30,7 @@ export interface GlobalOptions {
  */
 export function addGlobalOptions(cmd: Command, o: { hidden?: boolean; except?: (keyof GlobalOptions)[] } = {}): Command {
   const opts = [
-    new Option('--db <url>', 'OVSDB to use: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT (default: $ECDOCK_DB or ' + DEFAULT_DB + ')'),
+    new Option('--db <url>', 'OVSDB to use: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT (default: $' + OVSDB_URL_ENV + ' or ' + DEFAULT_OVSDB_URL + ')'),
     new Option('--vswitch <name>', 'vswitch to operate on (default: $ECDOCK_VSWITCH or ' + DEFAULT_VSWITCH + ')'),
     new Option('--slot <n>', 'slot number (start, plug: picked automatically when omitted)'),
     new Option('-q, --quiet', 'print no progress notes, and no result line for commands that change things'),
@@ -82,7 +82,7 @@ export class Context {
     this.out = new Output({ json: !!options.json, quiet: !!options.quiet });
     // A value given on the command line is used as given, even empty (then refused as BAD_URL or
     // BAD_NAME): `--vswitch "$VS"` with VS unset must not quietly mean ovs0. An empty variable is unset.
-    this.dbUrl = options.db ?? (env.ECDOCK_DB || DEFAULT_DB);
+    this.dbUrl = options.db ?? (env[OVSDB_URL_ENV] || DEFAULT_OVSDB_URL);
     this.vswitchName = options.vswitch ?? (env.ECDOCK_VSWITCH || DEFAULT_VSWITCH);
     if (!this.vswitchName) throw new UsageError('BAD_NAME', 'the vswitch name given with --vswitch is empty: give a name, or leave the option out for $ECDOCK_VSWITCH or ovs0');
     const netns = options.netns || env.ECDOCK_NETNS;

@@ -2,9 +2,11 @@
 // MTU/MAC, addresses, link up, loopback up, routes. Order matters to the kernel: the generation
 // mode before the link comes up; addresses before up (IPv6 without DAD); routes after up.
 
+import { constants as osc } from 'node:os';
 import { NetlinkError, type ErrorCode } from '../errors';
 import { checkAddress, delAddrRequest, formatAddress, newAddrRequest, type Address, type AddressSpec } from './addr';
 import { replyError, type Side } from './errors';
+import { txChecksumRequest } from './ethtool';
 import { lookupLink, setLinkRequest } from './link';
 import { checkNeighbor, delNeighRequest, formatNeighbor, newNeighRequest, type Neighbor, type NeighborSpec } from './neigh';
 import type { Netns } from './netns';
@@ -13,6 +15,8 @@ import type { Request } from './nl/message';
 import { checkRoute, defaultRoute, delRouteRequest, formatRoute, replaceRouteRequest, type Route, type RouteSpec } from './route';
 import { withSession, type Reply, type Session } from './transport';
 import { checkIfindex, checkIfname, checkMtu, parseMac } from './validate';
+
+const ERRNO = osc.errno;
 
 export interface InterfaceConfig {
   addresses?: AddressSpec[];
@@ -29,6 +33,11 @@ export interface InterfaceConfig {
   /** Permanent neighbour entries (ARP/NDP) on this interface, created or replaced. */
   neighbors?: NeighborSpec[];
   routes?: RouteSpec[];
+  /**
+   * TX checksum offload (and with it TSO) on or off; default: left as it is. Off makes the kernel
+   * fill in L4 checksums itself, for datapaths that forward packets without completing them.
+   */
+  txChecksum?: boolean;
 }
 
 export interface ConfigureOptions extends InterfaceConfig {
@@ -47,6 +56,7 @@ export interface Plan {
   ipv6LinkLocal: boolean;
   routes: Route[];
   neighbors: Neighbor[];
+  txChecksum?: boolean;
 }
 
 export function checkConfig(c: InterfaceConfig): Plan {
@@ -60,6 +70,10 @@ export function checkConfig(c: InterfaceConfig): Plan {
   };
   if (c.mtu !== undefined) plan.mtu = checkMtu(c.mtu);
   if (c.mac !== undefined) plan.mac = parseMac(c.mac);
+  if (c.txChecksum !== undefined) {
+    if (typeof c.txChecksum !== 'boolean') throw new NetlinkError('BAD_ARGUMENT', `txChecksum must be true or false, not ${String(c.txChecksum)}`, { detail: { value: c.txChecksum } });
+    plan.txChecksum = c.txChecksum;
+  }
   return plan;
 }
 
@@ -77,6 +91,10 @@ export interface Step {
 export function planSteps(index: number, name: string, p: Plan): Step[] {
   const steps: Step[] = [];
   if (p.loopbackUp) steps.push({ req: setLinkRequest({ index: LOOPBACK_IFINDEX, up: true }), action: 'bring up lo' });
+  // Before up: no packet leaves with a checksum left for a device that will never fill it in.
+  // EOPNOTSUPP: the device cannot offload checksums at all, which is what "off" asks for.
+  if (p.txChecksum !== undefined)
+    steps.push({ req: txChecksumRequest(index, p.txChecksum), action: `turn ${p.txChecksum ? 'on' : 'off'} TX checksum offload of ${name}`, tolerate: p.txChecksum ? [] : [ERRNO.EOPNOTSUPP] });
   steps.push({ req: setLinkRequest({ index, ipv6LinkLocal: p.ipv6LinkLocal }), action: `set the IPv6 address generation mode of ${name}` });
   if (p.mtu !== undefined || p.mac !== undefined)
     steps.push({ req: setLinkRequest({ index, mtu: p.mtu, mac: p.mac }), action: `set ${[p.mtu !== undefined ? `MTU ${p.mtu}` : '', p.mac ? 'MAC' : ''].filter(Boolean).join(' and ')} of ${name}` });

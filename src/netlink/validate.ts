@@ -39,10 +39,16 @@ export function formatMac(b: Buffer): string {
   return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
+/** The one MTU check (links, vswitches, slots): an integer from 68 to 65535, else BAD_MTU. */
 export function checkMtu(mtu: unknown, what = 'MTU'): number {
   if (typeof mtu !== 'number' || !Number.isInteger(mtu) || mtu < MIN_MTU || mtu > MAX_MTU)
     throw new NetlinkError('BAD_MTU', `${what} ${String(mtu)} is out of range; it must be an integer from ${MIN_MTU} to ${MAX_MTU}`, { detail: { mtu } });
   return mtu;
+}
+
+/** checkMtu for an MTU that may be left out: undefined stays undefined (the default applies). */
+export function checkOptionalMtu(mtu: unknown, what = 'MTU'): number | undefined {
+  return mtu === undefined ? undefined : checkMtu(mtu, what);
 }
 
 export function checkU32(v: unknown, what: string): number {

@@ -464,7 +464,7 @@ export class LocalSwitch implements SwitchRealisation {
         const seen = await this.db.mon
           .waitFor(() => (this.db.client.connected && this.db.mon.established ? (this.db.portByUuid(portUuid) ? 'yes' : 'no') : undefined), timeoutMs)
           .catch(() => undefined);
-        if (seen === 'yes') return this.db.root().next_cfg;
+        if (seen === 'yes') return Number(this.db.root().next_cfg);
         // It did not commit, and the claim is guarded and uses its own uuids: sending it again is safe.
         if (seen === 'no' && retries > 0) return this.commitClaim(n, claim, portUuid, timeoutMs, retries - 1);
       }
@@ -497,7 +497,7 @@ export class LocalSwitch implements SwitchRealisation {
     const made: string[] = [];
     try {
       const settled = await Promise.allSettled(
-        nics.map((nic) => plugVeth({ switchNetns: sw, target: r.target.netns, nic, mtu: r.mtu, group: this.group, owner }).then(() => made.push(nic.portName))),
+        nics.map((nic) => plugVeth({ switchNetns: sw, target: r.target.netns, nic, mtu: r.mtu, group: this.group, owner, usermode: this.usermode }).then(() => made.push(nic.portName))),
       );
       const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failed) throw failed.reason;
@@ -567,7 +567,7 @@ export class LocalSwitch implements SwitchRealisation {
       for (const u of uuids) await this.waitPort(n, u.iface, nextCfg, r.timeoutMs);
       crashPoint('attach:internal-applied');
       await this.pin(nics, r.vlan);
-      for (const nic of nics) await plugInternal({ switchNetns: sw, target: r.target.netns, nic, mtu: r.mtu });
+      for (const nic of nics) await plugInternal({ switchNetns: sw, target: r.target.netns, nic, mtu: r.mtu, usermode: this.usermode });
       await this.teach(nics[0].addr!);
       crashPoint('attach:internal-moved');
       crashPoint('attach:internal-configured');
@@ -703,12 +703,12 @@ export class LocalSwitch implements SwitchRealisation {
       portType: this.portTypeOf(port),
       ifname: port.external_ids.get(K.ifname) ?? 'eth0',
       ...(port.tag !== undefined ? { vlan: port.tag } : {}),
-      ...(iface?.mtu !== undefined ? { mtu: iface.mtu } : {}),
-      ...(iface?.ofport !== undefined && iface.ofport > 0 ? { ofport: iface.ofport } : {}),
+      ...(iface?.mtu !== undefined ? { mtu: Number(iface.mtu) } : {}),
+      ...(iface?.ofport !== undefined && iface.ofport > 0 ? { ofport: Number(iface.ofport) } : {}),
       state,
       ...(error ? { error } : {}),
       ...(target ? { target } : {}),
-      ...(i2 ? { nic2: { portName: i2.name, ifname: p2!.external_ids.get(K.ifname) ?? 'eth1', mac: a.mac2, ...(i2.ofport !== undefined && i2.ofport > 0 ? { ofport: i2.ofport } : {}) } } : {}),
+      ...(i2 ? { nic2: { portName: i2.name, ifname: p2!.external_ids.get(K.ifname) ?? 'eth1', mac: a.mac2, ...(i2.ofport !== undefined && i2.ofport > 0 ? { ofport: Number(i2.ofport) } : {}) } } : {}),
       ...(owner ? { owner } : {}),
       externalIds: ids,
     };

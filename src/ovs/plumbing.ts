@@ -42,6 +42,26 @@ const vethBatch = new TickBatch<CreateVethOptions, VethCreated>(async (_key, all
   return out;
 });
 
+/**
+ * The offloads a slot's interface in its target needs, by datapath (pure: unit-tested).
+ *
+ * Userspace datapath (`datapath_type=netdev`): ovs-vswitchd reads frames from the host end of a
+ * veth with a packet socket and writes them out of another port as they are. A frame the target
+ * sent with TX checksum offload on carries a partial L4 checksum that "the device" was to fill in,
+ * and no device ever does: the receiver drops every TCP segment and UDP datagram (ICMP has no
+ * offload, so ping still works). So the target's end gets TX checksum offload off (TSO, which
+ * needs it, goes with it; GSO then segments and checksums in software before the device).
+ * Internal ports (a tap there) get the same, harmless when the tap offloads nothing.
+ * The host end needs nothing: what ovs-vswitchd writes into it is complete, and what the kernel
+ * hands it from the peer is already checksummed once the peer's offload is off.
+ *
+ * Kernel datapath: the kernel module forwards the socket buffer itself and completes partial
+ * checksums where needed, so offloads stay on (TSO keeps bulk transfers cheap).
+ */
+export function targetOffloads(usermode: boolean): { txChecksum?: boolean } {
+  return usermode ? { txChecksum: false } : {};
+}
+
 /** One NIC of a slot: the primary carries the slot's addresses and routes; a second NIC only its MAC. */
 export interface Nic {
   /** Host-side link and OVS port name (ovs0-s01, ovs0-o01). */
@@ -62,6 +82,8 @@ export interface PlugVethRequest {
   group: number;
   /** Marks the host end with its owner (IFLA_IFALIAS) so cleanup can tell in-flight from orphaned. */
   owner: string;
+  /** The vswitch runs on the userspace datapath (decides the target end's offloads). */
+  usermode: boolean;
 }
 
 /**
@@ -84,16 +106,17 @@ export function plugVeth(r: PlugVethRequest): Promise<VethCreated> {
       name: r.nic.ifname,
       mac: r.nic.mac,
       ...(r.mtu !== undefined ? { mtu: r.mtu } : {}),
-      configure: nicConfig(r.nic),
+      configure: nicConfig(r.nic, r.usermode),
     },
   };
   return vethBatch.add('', o);
 }
 
-function nicConfig(nic: Nic) {
+function nicConfig(nic: Nic, usermode: boolean) {
   const a = nic.addr;
-  if (!a) return { up: true, ipv6LinkLocal: false };
+  if (!a) return { up: true, ipv6LinkLocal: false, ...targetOffloads(usermode) };
   return {
+    ...targetOffloads(usermode),
     addresses: [
       { address: a.ipv4, prefixLength: a.prefixLength },
       ...(a.ipv6 !== undefined ? [{ address: a.ipv6, prefixLength: a.ipv6PrefixLength! }] : []),
@@ -125,7 +148,7 @@ const gatewayBatch = new TickBatch<NeighborSpec[], void>((key, lists) => {
 });
 
 /** Moves an internal port's device from the vswitch's namespace into the target and configures it there. */
-export async function plugInternal(r: { switchNetns: Netns; target: Netns; nic: Nic; mtu?: number }): Promise<void> {
+export async function plugInternal(r: { switchNetns: Netns; target: Netns; nic: Nic; mtu?: number; usermode: boolean }): Promise<void> {
   const { index } = await moveLink({
     netns: r.switchNetns,
     name: r.nic.portName,
@@ -135,7 +158,7 @@ export async function plugInternal(r: { switchNetns: Netns; target: Netns; nic: 
     ...(r.mtu !== undefined ? { mtu: r.mtu } : {}),
     ipv6LinkLocal: r.nic.addr?.ipv6 !== undefined,
   });
-  await configureInterface({ netns: r.target, ifindex: index, ...nicConfig(r.nic) });
+  await configureInterface({ netns: r.target, ifindex: index, ...nicConfig(r.nic, r.usermode) });
 }
 
 /** Puts the gateway address (and IPv6 gateway) on the bridge's own interface and brings it up. */

@@ -157,7 +157,7 @@ export class SwitchDb {
     const r = await this.batcher.submit(operations);
     const sel = r.batchResults?.[1] as { rows?: { next_cfg?: number }[] } | undefined;
     const nextCfg = sel?.rows?.[0]?.next_cfg;
-    return { results: r, nextCfg: typeof nextCfg === 'number' ? nextCfg : this.root().next_cfg };
+    return { results: r, nextCfg: typeof nextCfg === 'number' ? nextCfg : Number(this.root().next_cfg) };
   }
 
   /** Notes that ports were removed in configuration `nextCfg`. */

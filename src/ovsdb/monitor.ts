@@ -45,6 +45,9 @@ export interface MonitorHost {
   forget(mon: { readonly id: string }): void;
 }
 
+/** A typed row-change callback: `old` is absent for an insert, `now` for a delete. */
+export type RowHandler<R> = (old: R | undefined, now: R | undefined, change: RowChange<R>) => void;
+
 type Waiter = { check(): boolean; fail(e: Error): void };
 
 type Method = 'monitor_cond_since' | 'monitor_cond' | 'monitor';
@@ -143,6 +146,24 @@ export class Monitor<T extends object = Record<string, Row>> extends EventEmitte
   /** Every row whose column equals value. */
   findAll<K extends Extract<keyof T, string>>(table: K, column: Extract<keyof T[K], string> | '_uuid', value: unknown): T[K][] {
     return this.replica.table(table).findAll(column, value) as T[K][];
+  }
+
+  /**
+   * Calls `fn(old, now, change)` for every change to a row of `table`, typed by the monitor's row
+   * types: an insert has no `old`, a delete no `now`. These are the 'change' events of that table
+   * (so rows of the initial dump are not reported unless `existing` is set, which first calls
+   * `fn(undefined, row)` for every row already in the cache). Returns a function that stops it.
+   */
+  onRow<K extends Extract<keyof T, string>>(table: K, fn: RowHandler<T[K]>, o: { existing?: boolean } = {}): () => void {
+    const tc = this.replica.table(table);
+    const listener = (c: RowChange): void => {
+      if (c.table === table) fn(c.old as T[K] | undefined, c.new as T[K] | undefined, c as unknown as RowChange<T[K]>);
+    };
+    this.on('change', listener);
+    if (o.existing) for (const [uuid, row] of tc.rows) fn(undefined, row as T[K], { table, uuid, new: row as T[K] });
+    return () => {
+      this.off('change', listener);
+    };
   }
 
   /**

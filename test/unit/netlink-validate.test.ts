@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { isEcdockError } from '../../src/errors';
-import { checkIfname, checkMtu, formatIp, formatMac, ipv4Broadcast, parseCidr, parseIp, parseMac } from '../../src/netlink/validate';
+import { checkIfname, checkMtu, checkOptionalMtu, formatIp, formatMac, ipv4Broadcast, parseCidr, parseIp, parseMac } from '../../src/netlink/validate';
 import { checkAddress } from '../../src/netlink/addr';
 import { checkRoute, maskTo } from '../../src/netlink/route';
 
@@ -40,7 +40,13 @@ describe('netlink input validation (no root)', () => {
   it('checks MTU range 68..65535', () => {
     assert.equal(checkMtu(68), 68);
     assert.equal(checkMtu(65535), 65535);
-    for (const bad of [67, 65536, 1500.5, -1, NaN]) throwsCode(() => checkMtu(bad), 'BAD_MTU');
+    for (const bad of [67, 65536, 1500.5, -1, NaN, '1500', null]) throwsCode(() => checkMtu(bad), 'BAD_MTU');
+  });
+
+  it('leaves a missing MTU to the default and checks a given one', () => {
+    assert.equal(checkOptionalMtu(undefined), undefined);
+    assert.equal(checkOptionalMtu(9000), 9000);
+    for (const bad of [67, null, '']) throwsCode(() => checkOptionalMtu(bad), 'BAD_MTU');
   });
 
   it('parses and formats IPv4 and IPv6 addresses', () => {

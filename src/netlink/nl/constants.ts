@@ -108,7 +108,15 @@ export const LOOPBACK_IFINDEX = 1;
 
 export const OPERSTATES = ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing', 'dormant', 'up'] as const;
 
+/**
+ * Not a kernel message: the addon answers it itself with a SIOCETHTOOL ioctl on the batch's
+ * socket (so in the socket's namespace). Payload: u32 ifindex, u32 ethtool command, u32 value.
+ */
+export const ECDOCK_ETHTOOL_SET = 0xec01;
+export const ETHTOOL_STXCSUM = 0x17;
+
 export const MESSAGE_NAMES: Record<number, string> = {
+  [ECDOCK_ETHTOOL_SET]: 'SIOCETHTOOL',
   [RTM_NEWLINK]: 'RTM_NEWLINK',
   [RTM_DELLINK]: 'RTM_DELLINK',
   [RTM_GETLINK]: 'RTM_GETLINK',
