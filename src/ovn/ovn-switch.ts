@@ -259,11 +259,11 @@ export class OvnSwitch implements SwitchRealisation {
     let vethMade = false;
     try {
       try {
-        await plugVeth({ switchNetns: sw, target: r.target.netns, nic: { portName: a.portName, ifname: r.ifname, mac: a.mac, addr: a }, mtu, group: this.group, owner });
+        await plugVeth({ switchNetns: sw, target: r.target.netns, nic: { portName: a.portName, ifname: r.ifname, mac: a.mac, addr: a }, mtu, group: this.group, owner, usermode: this.usermode });
       } catch (e) {
         // A host end of that name left by a crashed attach of this slot: ours to reclaim once.
         if (!isEcdockError(e, 'LINK_EXISTS') || (e.detail as { side?: string } | undefined)?.side === 'peer' || !(await this.reader.reclaimOrphanLink(a.portName))) throw e;
-        await plugVeth({ switchNetns: sw, target: r.target.netns, nic: { portName: a.portName, ifname: r.ifname, mac: a.mac, addr: a }, mtu, group: this.group, owner });
+        await plugVeth({ switchNetns: sw, target: r.target.netns, nic: { portName: a.portName, ifname: r.ifname, mac: a.mac, addr: a }, mtu, group: this.group, owner, usermode: this.usermode });
       }
       vethMade = true;
       crashPoint('ovn:veth-created');

@@ -98,7 +98,7 @@ export class SlotReader {
       portType: 'veth',
       ifname: ids.get(OK.ifname) ?? 'eth0',
       ...(mtu ? { mtu: Number(mtu) } : {}),
-      ...(iface?.ofport !== undefined && iface.ofport > 0 ? { ofport: iface.ofport } : {}),
+      ...(iface?.ofport !== undefined && iface.ofport > 0 ? { ofport: Number(iface.ofport) } : {}),
       state,
       ...(target ? { target } : {}),
       ...(state === 'attaching' && owner ? { owner } : {}),

@@ -5,7 +5,7 @@ import { isEcdockError } from '../../src/errors';
 import { VSwitch } from '../../src/vswitch';
 import { Cleanup, TestNetns, requireRoot, sh } from '../support/env';
 import { tcpBulk } from '../support/traffic';
-import { openFrom, ovnLeftovers, ovnSwitchSpec, startOvnWorld, stopOvnWorld, txOff, type OvnWorld } from '../support/ovn';
+import { openFrom, ovnLeftovers, ovnSwitchSpec, startOvnWorld, stopOvnWorld, type OvnWorld } from '../support/ovn';
 
 const code = (c: string) => (e: unknown) => {
   assert.ok(isEcdockError(e), `not an EcdockError: ${String(e)}`);
@@ -137,8 +137,6 @@ describe('OVN vswitch: bad input and faults (real OVN)', function () {
     const [a, b] = [await freshNetns(), await freshNetns()];
     const sa = await vs[0].attach({ slot: 20, target: { netns: a.path } });
     const sb = await vs[1].attach({ slot: 21, target: { netns: b.path } });
-    await txOff(a.name);
-    await txOff(b.name);
     await w.ovn.restartVswitchd(1);
     const report = await vs[1].cleanup();
     assert.deepEqual(report.ports, []);

@@ -51,8 +51,3 @@ export async function ovnLeftovers(w: OvnWorld, vswitch: string): Promise<string
   }
   return out;
 }
-
-/** Until the addon turns TX checksum offload off in targets: do it by hand (userspace datapath drops partial checksums). */
-export async function txOff(netnsName: string, ifname = 'eth0'): Promise<void> {
-  await sh('ip', ['netns', 'exec', netnsName, 'ethtool', '-K', ifname, 'tx', 'off'], { allowFail: true });
-}

@@ -63,11 +63,13 @@ export function createVswitchCommand(): Command {
       const subnet = a ?? DEFAULT_SUBNET;
       const ipv6Prefix = ipv6 === true ? DEFAULT_IPV6_PREFIX : typeof ipv6 === 'string' ? ipv6 : undefined;
       const mtu = parseIntOption(opts.mtu, '--mtu');
-      ctx.out.note(`creating vswitch ${name} on ${subnet} (${opts.usermode ? 'userspace' : 'kernel'} datapath)...`);
+      const ovn = await ctx.ovnOptions();
+      ctx.out.note(`creating vswitch ${name} on ${subnet} (${ovn.ovn ? 'OVN logical switch' : opts.usermode ? 'userspace datapath' : 'kernel datapath'})...`);
       const vs = await VSwitch.create(await ctx.ovs(), {
         name,
         subnet,
-        usermode: !!opts.usermode,
+        ...ovn,
+        ...(ovn.ovn ? {} : { usermode: !!opts.usermode }),
         ...(ipv6Prefix ? { ipv6Prefix } : {}),
         ...(b ? { uplink: b } : {}),
         ...(mtu !== undefined ? { mtu } : {}),
