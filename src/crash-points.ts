@@ -18,7 +18,8 @@ export type CrashPoint =
   | 'ovn:claimed'
   | 'ovn:veth-created'
   | 'ovn:port-bound'
-  | 'ovn:installed';
+  | 'ovn:installed'
+  | 'ovn:released';
 
 export const ATTACH_VETH_POINTS: CrashPoint[] = ['attach:veth-created', 'attach:port-committed', 'attach:vswitchd-applied'];
 export const ATTACH_INTERNAL_POINTS: CrashPoint[] = [

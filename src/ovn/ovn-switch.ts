@@ -7,7 +7,8 @@
 // - attach: claim (the logical port, with its owner and host) → veth → br-int port → installed.
 //   A crash after the claim leaves a logical port without a br-int port whose owner is dead (a
 //   stale claim, cleanup removes it with its veth); every later step is undone the same way.
-// - detach: veth → br-int port → logical port; a crash leaves a logical port whose link is gone.
+// - detach: veth → logical port → br-int port; a crash leaves a slot whose link is gone, or a br-int
+//   port without its logical port.
 // Nothing is kept in files; any process on any host can open the vswitch.
 
 import { randomUUID } from 'node:crypto';
@@ -333,18 +334,22 @@ export class OvnSwitch implements SwitchRealisation {
     return new VSwitchError('OVN_TIMEOUT', `logical port ${lsp} was not ready within ${timeoutMs} ms: ${why}`, { detail: { stage, logicalPort: lsp, chassis: me, binding: pb } });
   }
 
-  /** Undoes a slot on this host: veth, br-int port, then the logical port. */
+  /**
+   * Undoes a slot on this host: veth, logical port, then br-int port. A crash after the veth
+   * leaves a slot whose link is gone, after the logical port a br-int port without one: cleanup
+   * removes either, whoever attached it and whether or not that process still lives.
+   */
   private async unbind(n: number, hadVeth = true): Promise<void> {
     const name = this.plan.addressOf(n).portName;
     if (hadVeth) {
       await reapLinks(this.netns, this.group, [name]);
       crashPoint('detach:link-deleted');
     }
-    const bp = this.reader.bridgePort(name);
-    if (bp) await removeBridgePorts(this.db, this.facts.bridge, [bp]);
-    crashPoint('detach:port-removed');
     const lsp = this.reader.slotPort(n);
     if (lsp) await this.releasePorts([lsp]);
+    crashPoint('ovn:released');
+    const bp = this.reader.bridgePort(name);
+    if (bp) await removeBridgePorts(this.db, this.facts.bridge, [bp]);
   }
 
   private async releasePorts(ports: LogicalSwitchPortRow[]): Promise<void> {
