@@ -9,6 +9,7 @@ import { VSwitchError } from '../errors';
 import { OvsdbError } from '../errors';
 import type { InterfaceRow, PortRow } from '../ovsdb/schema/open-vswitch';
 import { K, type SwitchDb } from '../ovs/switch-db';
+import { portBinding, type DbRef } from './nb-db';
 
 export interface BridgePortRequest {
   bridge: string;
@@ -94,4 +95,17 @@ export async function waitInstalled(db: SwitchDb, ifaceUuid: string, timeoutMs: 
     if (e instanceof OvsdbError && e.code === 'OVSDB_TIMEOUT') throw await onTimeout();
     throw e;
   }
+}
+
+/** An OVN_TIMEOUT that names the part of OVN that did not do its share in time (asks the Southbound). */
+export async function ovnTimeoutError(sbRef: DbRef, me: string, lsp: string, timeoutMs: number): Promise<Error> {
+  const pb = await portBinding(sbRef, lsp).catch(() => undefined);
+  const [stage, why] = !pb
+    ? ['unknown', `and the Southbound could not be asked`]
+    : !pb.exists
+      ? ['northd', `ovn-northd has not put it into the Southbound: is ovn-northd running and connected?`]
+      : pb.chassis !== me
+        ? ['controller', `ovn-controller of chassis ${me} has not claimed it${pb.chassis ? ` (bound on ${pb.chassis})` : ''}: is ovn-controller running on this host?`]
+        : ['install', `ovn-controller of chassis ${me} claimed it but has not installed its flows`];
+  return new VSwitchError('OVN_TIMEOUT', `logical port ${lsp} was not ready within ${timeoutMs} ms: ${why}`, { detail: { stage, logicalPort: lsp, chassis: me, binding: pb } });
 }

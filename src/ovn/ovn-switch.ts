@@ -25,10 +25,10 @@ import { SwitchDb } from '../ovs/switch-db';
 import { SlotBusy, type CleanupOptions, type CleanupReport, type RecordedOptions, type SlotEvent, type SlotRequest, type SwitchRealisation } from '../realisation';
 import type { ContainerRuntime } from '../runtime/container-runtime';
 import type { SlotInfo } from '../slot';
-import { addBridgePort, integrationBridge, removeBridgePorts, waitInstalled } from './binding';
+import { addBridgePort, integrationBridge, ovnTimeoutError, removeBridgePorts, waitInstalled } from './binding';
 import { encapMtu, readHostFacts, type OvnHostFacts } from './local-host';
 import { CLAIM_GUARD_PORT, CLAIM_GUARD_SWITCH, OK, claimOps, createSwitchOps, isOurSwitch, newGroup, planOf, releaseOps } from './logical-ops';
-import { NbDb, portBinding, type DbRef, type LogicalSwitchPortRow, type LogicalSwitchRow } from './nb-db';
+import { NbDb, type DbRef, type LogicalSwitchPortRow, type LogicalSwitchRow } from './nb-db';
 import { SlotReader } from './slot-reader';
 import { slotEvents } from './slot-events';
 
@@ -274,7 +274,7 @@ export class OvnSwitch implements SwitchRealisation {
       });
       crashPoint('ovn:port-bound');
       if (r.wait) {
-        await waitInstalled(this.db, ifaceUuid, r.timeoutMs, () => this.timeoutError(a.portName, r.timeoutMs));
+        await waitInstalled(this.db, ifaceUuid, r.timeoutMs, () => ovnTimeoutError(this.sbRef, this.facts.chassis, a.portName, r.timeoutMs));
         crashPoint('ovn:installed');
       }
     } catch (e) {
@@ -318,20 +318,6 @@ export class OvnSwitch implements SwitchRealisation {
         throw e;
       }
     }
-  }
-
-  /** Says which part of OVN did not do its share in time. */
-  private async timeoutError(lsp: string, timeoutMs: number): Promise<Error> {
-    const pb = await portBinding(this.sbRef, lsp).catch(() => undefined);
-    const me = this.facts.chassis;
-    const [stage, why] = !pb
-      ? ['unknown', `and the Southbound could not be asked`]
-      : !pb.exists
-        ? ['northd', `ovn-northd has not put it into the Southbound: is ovn-northd running and connected?`]
-        : pb.chassis !== me
-          ? ['controller', `ovn-controller of chassis ${me} has not claimed it${pb.chassis ? ` (bound on ${pb.chassis})` : ''}: is ovn-controller running on this host?`]
-          : ['install', `ovn-controller of chassis ${me} claimed it but has not installed its flows`];
-    return new VSwitchError('OVN_TIMEOUT', `logical port ${lsp} was not ready within ${timeoutMs} ms: ${why}`, { detail: { stage, logicalPort: lsp, chassis: me, binding: pb } });
   }
 
   /**
