@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -45,7 +46,6 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #ifndef NETLINK_EXT_ACK
@@ -70,6 +70,51 @@ constexpr uint16_t kLocalEthtool = 0xEC01;
 std::atomic<long> g_sockets_open{0};
 std::atomic<long> g_factory_threads{0};
 
+// ---- owned descriptors ------------------------------------------------------------------------
+
+struct PlainClose {
+  static void Close(int fd) { close(fd); }
+};
+struct SocketClose {  // netlink sockets are counted (stats().socketsOpen)
+  static void Close(int fd) {
+    if (close(fd) == 0) g_sockets_open--;
+  }
+};
+
+// One descriptor with one owner: closed when the owner goes, whatever path it leaves by.
+template <class Closer>
+class BasicFd {
+ public:
+  BasicFd() = default;
+  explicit BasicFd(int fd) : fd_(fd) {}
+  ~BasicFd() { reset(); }
+  BasicFd(BasicFd&& o) noexcept : fd_(o.release()) {}
+  BasicFd& operator=(BasicFd&& o) noexcept {
+    if (this != &o) reset(o.release());
+    return *this;
+  }
+  BasicFd(const BasicFd&) = delete;
+  BasicFd& operator=(const BasicFd&) = delete;
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  // Gives the descriptor up without closing it (to JS, or to another owner).
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) Closer::Close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+using UniqueFd = BasicFd<PlainClose>;
+using SocketFd = BasicFd<SocketClose>;
+
 // ---- errors ---------------------------------------------------------------------------------
 
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& what = "") {
@@ -84,42 +129,41 @@ Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::s
 
 // ---- netlink sockets --------------------------------------------------------------------------
 
-// Configures and binds a fresh NETLINK_ROUTE socket; closes it on failure.
-int PrepareSocket(int fd, int* err, const char** syscall) {
+// Configures and binds a fresh NETLINK_ROUTE socket; an empty SocketFd (and `fd` closed) on failure.
+SocketFd PrepareSocket(UniqueFd fd, int* err, const char** syscall) {
   int one = 1;
   // Extended acks (kernel message + offending attribute), capped acks (no echo of our request),
   // strict checking of dump requests (kernel-side filters). Failures of the optional ones are ignored.
-  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
-  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
-  setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
+  setsockopt(fd.get(), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  setsockopt(fd.get(), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  setsockopt(fd.get(), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
   int rcv = kRcvBuf;
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) != 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+  if (setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv) != 0)
+    setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
   struct sockaddr_nl sa {};
   sa.nl_family = AF_NETLINK;
-  if (bind(fd, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) != 0) {
+  if (bind(fd.get(), reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) != 0) {
     *err = errno;
     *syscall = "bind";
-    close(fd);
-    return -1;
+    return SocketFd();
   }
   g_sockets_open++;
-  return fd;
+  return SocketFd(fd.release());
 }
 
 // Opens a NETLINK_ROUTE socket in the network namespace `nsfd` (or, with nsfd < 0, in the namespace
 // of the calling worker, which is the one the process's JS thread was in when the worker started).
-int OpenRouteSocket(int nsfd, int* err, const char** syscall) {
-  int fd = -1;
+SocketFd OpenRouteSocket(int nsfd, int* err, const char** syscall) {
   if (nsfd < 0) {
-    fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (fd < 0) {
+    UniqueFd fd(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+    if (!fd) {
       *err = errno;
       *syscall = "socket";
-      return -1;
+      return SocketFd();
     }
-    return PrepareSocket(fd, err, syscall);
+    return PrepareSocket(std::move(fd), err, syscall);
   }
+  int fd = -1;
   int terr = 0;
   const char* tsys = nullptr;
   try {
@@ -143,18 +187,14 @@ int OpenRouteSocket(int nsfd, int* err, const char** syscall) {
   } catch (const std::system_error& e) {
     *err = e.code().value() ? e.code().value() : EAGAIN;
     *syscall = "pthread_create";
-    return -1;
+    return SocketFd();
   }
   if (fd < 0) {
     *err = terr;
     *syscall = tsys;
-    return -1;
+    return SocketFd();
   }
-  return PrepareSocket(fd, err, syscall);
-}
-
-void CloseSocket(int fd) {
-  if (fd >= 0 && close(fd) == 0) g_sockets_open--;
+  return PrepareSocket(UniqueFd(fd), err, syscall);
 }
 
 int64_t NowMs() {
@@ -216,11 +256,13 @@ void AppendAck(std::vector<uint8_t>& out, const nlmsghdr& req, int err) {
 
 // ---- jobs and the worker pool -------------------------------------------------------------------
 
+// Owned by exactly one place at a time: Transact, the queue, a worker, the completion queue, Deliver.
+// Whatever path it leaves by, its sockets are closed unless handed over to JS.
 struct Job {
   // input
   std::vector<uint8_t> request;  // concatenated nlmsghdr-framed requests
-  int nsfd = -1;                 // namespace to open the socket in (< 0: the worker's own)
-  int sock = -1;                 // an already open socket to use instead
+  int nsfd = -1;                 // namespace to open the socket in (< 0: the worker's own); JS holds it open
+  SocketFd sock;                 // an already open socket (kept by JS between batches) to use instead
   bool keep = false;             // leave the socket open and hand it back
   bool stop_on_error = false;    // do not send later chunks after a chunk had an error
   int timeout_ms = 30000;
@@ -229,16 +271,17 @@ struct Job {
   int err = 0;
   const char* syscall = nullptr;
   std::vector<uint8_t> reply;  // every reply message addressed to one of our seqs, in order
-  int out_sock = -1;
+  SocketFd out_sock;           // the socket to hand back (keep, and no error)
   napi_deferred deferred = nullptr;
 };
 
 struct Engine {
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<Job*> queue;
-  std::vector<std::thread> workers;  // joined at teardown: the addon may be unloaded right after
-  std::unordered_set<int> kept;      // sockets handed to JS between batches of one operation
+  std::deque<std::unique_ptr<Job>> queue;
+  std::vector<std::thread> workers;              // joined at teardown: the addon may be unloaded right after
+  std::unordered_map<int, SocketFd> kept;        // sockets handed to JS between batches of one operation
+  std::unordered_map<int, UniqueFd> namespaces;  // namespace fds opened by nsOpen/nsOpenFd, held by JS
   bool stopping = false;
   int threads = 0;
   int idle = 0;
@@ -268,18 +311,15 @@ void RunJob(Engine* eng, Job* job) {
     if (h.nlmsg_len < sizeof(nlmsghdr) || h.nlmsg_len > total - off) {
       job->err = EINVAL;
       job->syscall = "frame";
-      return;
+      return;  // a socket passed in goes with the job: JS counts it closed after any failure
     }
     msgs.push_back({off, h.nlmsg_len, h.nlmsg_seq, h.nlmsg_type == kLocalEthtool});
     off += NLMSG_ALIGN(h.nlmsg_len);
   }
 
-  int fd = job->sock;
-  if (fd < 0) {
-    fd = OpenRouteSocket(job->nsfd, &job->err, &job->syscall);
-    if (fd < 0) return;
-  }
-  job->out_sock = fd;
+  SocketFd sock = job->sock ? std::move(job->sock) : OpenRouteSocket(job->nsfd, &job->err, &job->syscall);
+  if (!sock) return;
+  const int fd = sock.get();
 
   std::vector<uint8_t> buf(64 * 1024);
   const int64_t deadline = NowMs() + job->timeout_ms;
@@ -403,10 +443,7 @@ void RunJob(Engine* eng, Job* job) {
     if (chunk_failed && job->stop_on_error) break;
   }
 
-  if (!job->keep || job->err) {
-    CloseSocket(fd);
-    job->out_sock = -1;
-  }
+  if (job->keep && !job->err) job->out_sock = std::move(sock);
 }
 
 void WorkerMain(std::shared_ptr<Engine> eng) {
@@ -415,21 +452,21 @@ void WorkerMain(std::shared_ptr<Engine> eng) {
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, nullptr);
   for (;;) {
-    Job* job;
+    std::unique_ptr<Job> job;
     {
       std::unique_lock<std::mutex> lk(eng->mu);
       eng->idle++;
       eng->cv.wait(lk, [&] { return eng->stopping || !eng->queue.empty(); });
       eng->idle--;
       if (eng->stopping) break;
-      job = eng->queue.front();
+      job = std::move(eng->queue.front());
       eng->queue.pop_front();
     }
-    RunJob(eng.get(), job);
-    if (napi_call_threadsafe_function(eng->tsfn, job, napi_tsfn_nonblocking) != napi_ok) {
-      CloseSocket(job->out_sock);  // the environment is going away; nobody will take the answer
-      delete job;
-    }
+    RunJob(eng.get(), job.get());
+    // The completion queue owns the job from here; if it refuses (the environment is going away,
+    // nobody will take the answer), the job is still ours and closes its socket as it goes.
+    Job* handed = job.release();
+    if (napi_call_threadsafe_function(eng->tsfn, handed, napi_tsfn_nonblocking) != napi_ok) job.reset(handed);
   }
   std::lock_guard<std::mutex> lk(eng->mu);
   eng->threads--;
@@ -455,7 +492,7 @@ napi_value ErrnoErrorRaw(napi_env env, int err, const char* syscall) {
 // Runs on the JS thread: settles the job's promise. Plain N-API calls only: while an environment
 // is being torn down (worker_threads terminate) they fail, and nothing may throw from here.
 void Deliver(napi_env env, napi_value, void* context, void* data) {
-  Job* job = static_cast<Job*>(data);
+  std::unique_ptr<Job> job(static_cast<Job*>(data));  // a socket nobody received closes with it
   Engine* eng = static_cast<Engine*>(context);
   if (env != nullptr) {
     napi_handle_scope scope;
@@ -468,20 +505,18 @@ void Deliver(napi_env env, napi_value, void* context, void* data) {
       void* copy = nullptr;
       if (napi_create_array_with_length(env, 2, &out) == napi_ok &&
           napi_create_buffer_copy(env, job->reply.size(), job->reply.data(), &copy, &buf) == napi_ok &&
-          napi_create_int32(env, job->out_sock, &sock) == napi_ok && napi_set_element(env, out, 0, buf) == napi_ok &&
+          napi_create_int32(env, job->out_sock.get(), &sock) == napi_ok && napi_set_element(env, out, 0, buf) == napi_ok &&
           napi_set_element(env, out, 1, sock) == napi_ok && napi_resolve_deferred(env, job->deferred, out) == napi_ok) {
-        if (job->out_sock >= 0) {
+        if (job->out_sock) {
           std::lock_guard<std::mutex> lk(eng->mu);
-          eng->kept.insert(job->out_sock);  // handed over to JS; closed by closeSocket or at teardown
+          int fd = job->out_sock.get();
+          eng->kept[fd] = std::move(job->out_sock);  // JS has its number; closed by closeSocket or at teardown
         }
-        job->out_sock = -1;
       }
     }
     if (scoped) napi_close_handle_scope(env, scope);
     if (--eng->in_flight == 0) napi_unref_threadsafe_function(env, eng->tsfn);
   }
-  if (job->keep) CloseSocket(job->out_sock);  // a kept socket nobody received
-  delete job;
 }
 
 void Teardown(void* arg) {
@@ -499,14 +534,11 @@ void Teardown(void* arg) {
   for (std::thread& t : workers) t.join();
   {
     std::lock_guard<std::mutex> lk(eng->mu);
-    for (Job* job : eng->queue) {
-      CloseSocket(job->sock);  // a kept socket passed back in, waiting for a worker
-      delete job;
-    }
-    eng->queue.clear();
-    // Sockets JS still held (an environment terminated mid-operation): they would pin namespaces.
-    for (int fd : eng->kept) CloseSocket(fd);
+    eng->queue.clear();  // jobs never run: a kept socket passed back in closes with its job
+    // Sockets and namespace fds JS still held (an environment terminated mid-operation): they would
+    // pin namespaces.
     eng->kept.clear();
+    eng->namespaces.clear();
   }
   if (eng->tsfn) napi_release_threadsafe_function(eng->tsfn, napi_tsfn_abort);
   delete holder;
@@ -519,29 +551,64 @@ Engine* GetEngine(Napi::Env env) {
 
 // ---- exported functions ---------------------------------------------------------------------
 
+// Argument checks: a wrong type from JS is a TypeError here, never an unchecked As<>() cast.
+Napi::TypeError ArgError(Napi::Env env, const char* fn, const char* name, const char* want) {
+  return Napi::TypeError::New(env, std::string(fn) + ": " + name + " must be " + want);
+}
+
+int32_t ArgInt32(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
+  if (info.Length() <= i || !info[i].IsNumber()) throw ArgError(info.Env(), fn, name, "a number");
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d != std::trunc(d) || d < -2147483648.0 || d > 2147483647.0) throw ArgError(info.Env(), fn, name, "a 32-bit integer");
+  return int32_t(d);
+}
+
+uint32_t ArgUint32(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
+  if (info.Length() <= i || !info[i].IsNumber()) throw ArgError(info.Env(), fn, name, "a number");
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d != std::trunc(d) || d < 0 || d > 4294967295.0) throw ArgError(info.Env(), fn, name, "an unsigned 32-bit integer");
+  return uint32_t(d);
+}
+
+Engine* GetEngineOrThrow(Napi::Env env) {
+  Engine* eng = GetEngine(env);
+  if (!eng) throw Napi::Error::New(env, "ecdock native addon: not initialised in this environment");
+  return eng;
+}
+
 // transact(request: Buffer, nsfd: number, sock: number, flags: number, timeoutMs: number,
 //          chunkMsgs: number): Promise<[replies: Buffer, sock: number]>
 // flags: 1 = keep the socket open and return it, 2 = stop sending chunks after a failed one.
+// nsfd is -1 or a namespace fd of nsOpen/nsOpenFd; sock is -1 or a socket a kept transact returned.
 Napi::Value Transact(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 6 || !info[0].IsBuffer()) throw Napi::TypeError::New(env, "transact(buffer, nsfd, sock, flags, timeoutMs, chunkMsgs)");
-  Engine* eng = GetEngine(env);
+  const char* fn = "transact";
+  if (info.Length() < 1 || !info[0].IsBuffer()) throw ArgError(env, fn, "request", "a Buffer");
+  int nsfd = ArgInt32(info, 1, fn, "nsfd");
+  int sockfd = ArgInt32(info, 2, fn, "sock");
+  uint32_t flags = ArgUint32(info, 3, fn, "flags");
+  int timeout_ms = ArgInt32(info, 4, fn, "timeoutMs");
+  int chunk = ArgInt32(info, 5, fn, "chunkMsgs");
+  Engine* eng = GetEngineOrThrow(env);
   auto req = info[0].As<Napi::Buffer<uint8_t>>();
   std::unique_ptr<Job> job(new Job());
   job->request.assign(req.Data(), req.Data() + req.Length());  // never touch JS memory off-thread
-  job->nsfd = info[1].As<Napi::Number>().Int32Value();
-  job->sock = info[2].As<Napi::Number>().Int32Value();
-  if (job->sock >= 0) {
-    std::lock_guard<std::mutex> lk(eng->mu);
-    if (eng->kept.erase(job->sock) == 0) throw Napi::Error::New(env, "transact: not a socket of this addon");
-  }
-  uint32_t flags = info[3].As<Napi::Number>().Uint32Value();
   job->keep = flags & 1;
   job->stop_on_error = flags & 2;
-  job->timeout_ms = info[4].As<Napi::Number>().Int32Value();
-  int chunk = info[5].As<Napi::Number>().Int32Value();
+  job->timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
   job->chunk_msgs = chunk > 0 ? size_t(chunk) : 64;
-  if (job->timeout_ms <= 0) job->timeout_ms = 30000;
+  {
+    std::lock_guard<std::mutex> lk(eng->mu);
+    // The worker's setns would act on any descriptor number: only namespaces we opened.
+    if (nsfd >= 0 && eng->namespaces.count(nsfd) == 0) throw Napi::Error::New(env, "transact: nsfd " + std::to_string(nsfd) + " is not a namespace opened by nsOpen");
+    job->nsfd = nsfd < 0 ? -1 : nsfd;
+    if (sockfd >= 0) {
+      auto it = eng->kept.find(sockfd);
+      if (it == eng->kept.end()) throw Napi::Error::New(env, "transact: not a socket of this addon");
+      job->sock = std::move(it->second);  // the job owns it now; closed with it if it fails
+      eng->kept.erase(it);
+    }
+  }
 
   napi_value promise;
   napi_status st = napi_create_promise(env, &job->deferred, &promise);
@@ -560,7 +627,7 @@ Napi::Value Transact(const Napi::CallbackInfo& info) {
         }
       }
     }
-    eng->queue.push_back(job.release());
+    eng->queue.push_back(std::move(job));
     eng->cv.notify_one();
   }
   if (eng->in_flight++ == 0) napi_ref_threadsafe_function(env, eng->tsfn);
@@ -570,29 +637,28 @@ Napi::Value Transact(const Napi::CallbackInfo& info) {
 // closeSocket(sock): closes a socket kept open by transact(..., keep). Only those: a stale or
 // foreign number is ignored rather than closing some other descriptor of the process.
 Napi::Value CloseSocketJs(const Napi::CallbackInfo& info) {
-  Engine* eng = GetEngine(info.Env());
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  bool ours;
+  int fd = ArgInt32(info, 0, "closeSocket", "sock");
+  Engine* eng = GetEngineOrThrow(info.Env());
+  SocketFd doomed;  // closed after the lock is released
   {
     std::lock_guard<std::mutex> lk(eng->mu);
-    ours = eng->kept.erase(fd) > 0;
+    auto it = eng->kept.find(fd);
+    if (it != eng->kept.end()) {
+      doomed = std::move(it->second);
+      eng->kept.erase(it);
+    }
   }
-  if (ours) CloseSocket(fd);
   return info.Env().Undefined();
 }
 
-// Validates that fd is a network-namespace file; returns [fd, dev, ino] or throws (closing fd).
-Napi::Value Describe(Napi::Env env, int fd, const std::string& what) {
+// Validates that fd is a network-namespace file; registers it and returns [fd, dev, ino], or
+// throws (the fd closes as `fd` goes out of scope).
+Napi::Value Describe(Napi::Env env, UniqueFd fd, const std::string& what) {
   struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int e = errno;
-    close(fd);
-    throw ErrnoError(env, e, "fstat", what);
-  }
-  int type = ioctl(fd, NS_GET_NSTYPE);
+  if (fstat(fd.get(), &st) != 0) throw ErrnoError(env, errno, "fstat", what);
+  int type = ioctl(fd.get(), NS_GET_NSTYPE);
   if (type != CLONE_NEWNET) {
     int e = type < 0 ? errno : 0;
-    close(fd);
     Napi::Error err = Napi::Error::New(env, what + " is not a network namespace");
     err.Set("code", Napi::String::New(env, "NOT_A_NETNS"));
     err.Set("nstype", Napi::Number::New(env, type < 0 ? 0 : type));
@@ -601,54 +667,77 @@ Napi::Value Describe(Napi::Env env, int fd, const std::string& what) {
     err.Set("size", Napi::Number::New(env, double(st.st_size)));
     throw err;
   }
+  Engine* eng = GetEngineOrThrow(env);
   Napi::Array out = Napi::Array::New(env, 3);
-  out.Set(uint32_t(0), Napi::Number::New(env, fd));
+  out.Set(uint32_t(0), Napi::Number::New(env, fd.get()));
   out.Set(uint32_t(1), Napi::BigInt::New(env, uint64_t(st.st_dev)));
   out.Set(uint32_t(2), Napi::BigInt::New(env, uint64_t(st.st_ino)));
+  std::lock_guard<std::mutex> lk(eng->mu);
+  int n = fd.get();
+  eng->namespaces[n] = std::move(fd);
   return out;
 }
 
 // nsOpen(path): opens a namespace file O_RDONLY|O_CLOEXEC -> [fd, dev, ino].
 Napi::Value NsOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw ArgError(env, "nsOpen", "path", "a string");
   std::string path = info[0].As<Napi::String>().Utf8Value();
+  if (path.find('\0') != std::string::npos) throw ArgError(env, "nsOpen", "path", "a path without NUL bytes");
   int fd;
   do fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   while (fd < 0 && errno == EINTR);
   if (fd < 0) throw ErrnoError(env, errno, "open", path);
-  return Describe(env, fd, path);
+  return Describe(env, UniqueFd(fd), path);
 }
 
 // nsOpenFd(fd): duplicates a caller's fd (CLOEXEC) -> [fd, dev, ino]; the caller keeps its own.
 Napi::Value NsOpenFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int src = info[0].As<Napi::Number>().Int32Value();
-  int fd = fcntl(src, F_DUPFD_CLOEXEC, 3);
-  if (fd < 0) throw ErrnoError(env, errno, "fcntl", "fd " + std::to_string(src));
-  return Describe(env, fd, "fd " + std::to_string(src));
+  int src = ArgInt32(info, 0, "nsOpenFd", "fd");
+  UniqueFd fd(fcntl(src, F_DUPFD_CLOEXEC, 3));
+  if (!fd) throw ErrnoError(env, errno, "fcntl", "fd " + std::to_string(src));
+  return Describe(env, std::move(fd), "fd " + std::to_string(src));
 }
 
+// nsClose(fd): closes a namespace fd of nsOpen/nsOpenFd. Anything else (a stale number, another
+// descriptor of the process) is refused and left open.
 Napi::Value NsClose(const Napi::CallbackInfo& info) {
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  if (fd >= 0) close(fd);
-  return info.Env().Undefined();
+  Napi::Env env = info.Env();
+  int fd = ArgInt32(info, 0, "nsClose", "fd");
+  Engine* eng = GetEngineOrThrow(env);
+  UniqueFd doomed;
+  {
+    std::lock_guard<std::mutex> lk(eng->mu);
+    auto it = eng->namespaces.find(fd);
+    if (it == eng->namespaces.end()) throw Napi::Error::New(env, "nsClose: fd " + std::to_string(fd) + " is not a namespace opened by nsOpen (or it is closed already)");
+    doomed = std::move(it->second);
+    eng->namespaces.erase(it);
+  }
+  return env.Undefined();
 }
 
 // configure({ workers }): how many worker threads may run transactions at once (default 2).
 Napi::Value Configure(const Napi::CallbackInfo& info) {
-  Engine* eng = GetEngine(info.Env());
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw ArgError(env, "configure", "options", "an object");
+  Engine* eng = GetEngineOrThrow(env);
   Napi::Object o = info[0].As<Napi::Object>();
   if (o.Has("workers")) {
-    int n = o.Get("workers").As<Napi::Number>().Int32Value();
+    Napi::Value w = o.Get("workers");
+    if (!w.IsNumber()) throw ArgError(env, "configure", "workers", "a number");
+    double d = w.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(d) || d != std::trunc(d)) throw ArgError(env, "configure", "workers", "an integer");
+    int n = d < 1 ? 1 : d > 64 ? 64 : int(d);
     std::lock_guard<std::mutex> lk(eng->mu);
-    eng->max_threads = n < 1 ? 1 : n > 64 ? 64 : n;
+    eng->max_threads = n;
   }
-  return info.Env().Undefined();
+  return env.Undefined();
 }
 
 Napi::Value Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Engine* eng = GetEngine(env);
+  Engine* eng = GetEngineOrThrow(env);
   Napi::Object o = Napi::Object::New(env);
   std::lock_guard<std::mutex> lk(eng->mu);
   o.Set("workers", Napi::Number::New(env, eng->threads));
@@ -657,6 +746,7 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   o.Set("inFlight", Napi::Number::New(env, double(eng->in_flight)));
   o.Set("socketsOpen", Napi::Number::New(env, double(g_sockets_open.load())));
   o.Set("factoryThreads", Napi::Number::New(env, double(g_factory_threads.load())));
+  o.Set("namespacesOpen", Napi::Number::New(env, double(eng->namespaces.size())));
   return o;
 }
 

@@ -53,6 +53,11 @@ export const ERROR_CODES = {
   OVSDB_CONNECTION_LOST: 'unavailable',
   OVSDB_TIMEOUT: 'unavailable',
   VSWITCHD_TIMEOUT: 'unavailable',
+  // ovs-vswitchd's control socket (unixctl), which is not OVSDB
+  UNIXCTL_UNREACHABLE: 'unavailable',
+  UNIXCTL_TIMEOUT: 'unavailable',
+  UNIXCTL_CONNECTION_LOST: 'unavailable',
+  UNIXCTL_PROTOCOL: 'protocol',
   KERNEL_DATAPATH_UNAVAILABLE: 'unavailable',
   DOCKER_UNREACHABLE: 'unavailable',
   NATIVE_UNAVAILABLE: 'unavailable',

@@ -5,64 +5,15 @@
 // while nobody was listening. It only reads events and calls the VSwitch API: no processes.
 import { EventEmitter } from 'node:events';
 import { VSwitchError, isEcdockError, type EcdockError } from './errors';
-import { getLink } from './netlink/link';
-import { Netns } from './netlink/netns';
+import { CONTAINER_LABELS, labelsMatch, plugOptionsOfLabels, slotHeldBy, slotOfLabels, slotPluggedInto } from './in-slot';
 import type { OvsdbClient } from './ovsdb/client';
 import type { ContainerEvents } from './runtime/container-events';
 import type { ContainerEvent, ContainerEventAction, ContainerRuntime, RuntimeContainer } from './runtime/container-runtime';
-import type { PortType, SlotInfo } from './slot';
+import { dockerRuntime } from './targets';
 import { VSwitch } from './vswitch';
 
-/** Labels that tie a container to its slot. */
-export const CONTAINER_LABELS = {
-  /** Name of the vswitch. */
-  vswitch: 'ecdock.vswitch',
-  /** Slot number. */
-  slot: 'ecdock.slot',
-  /** Identity of that vswitch (its link group): a same-named vswitch on another OVS is not it. */
-  vswitchId: 'ecdock.vswitch-id',
-  /** How the slot was plugged, so that it can be plugged again the same way once freed. */
-  portType: 'ecdock.port-type',
-  dualNic: 'ecdock.dual-nic',
-} as const;
-
-/** The labels `ec start` puts on a container it starts in slot `slot` of `vs`. */
-export function containerLabels(vs: VSwitch, slot: number, o: { portType?: PortType; dualNic?: boolean } = {}): Record<string, string> {
-  return {
-    [CONTAINER_LABELS.vswitch]: vs.name,
-    [CONTAINER_LABELS.slot]: String(slot),
-    [CONTAINER_LABELS.vswitchId]: String(vs.group),
-    [CONTAINER_LABELS.portType]: o.portType ?? 'veth',
-    [CONTAINER_LABELS.dualNic]: o.dualNic ? 'true' : 'false',
-  };
-}
-
-/** Whether a labelled container belongs to this vswitch (same name, and same identity when recorded). */
-export function labelsMatch(labels: Record<string, string>, vs: VSwitch): boolean {
-  if (labels[CONTAINER_LABELS.vswitch] !== vs.name) return false;
-  const id = labels[CONTAINER_LABELS.vswitchId];
-  return id === undefined || id === String(vs.group);
-}
-
-/**
- * Whether a slot's NIC is in the network namespace of process `pid` right now: its interface is
- * there with the slot's MAC. (A namespace's device and inode numbers are reused once it is freed,
- * so a restarted container's new namespace can carry the old one's identity; its devices cannot.)
- */
-export async function slotPluggedInto(pid: number, info: SlotInfo): Promise<boolean> {
-  let ns: Netns;
-  try {
-    ns = Netns.open({ pid });
-  } catch {
-    return false;
-  }
-  try {
-    const link = await getLink({ netns: ns, name: info.ifname });
-    return !!link && link.mac?.toLowerCase() === info.mac.toLowerCase();
-  } finally {
-    ns.close();
-  }
-}
+// The labels are the in-slot lifecycle's; exported from here too, where they were first.
+export { CONTAINER_LABELS, containerLabels, labelsMatch, slotPluggedInto } from './in-slot';
 
 /** What the follower needs from a runtime: DockerRuntime has it all. */
 export interface FollowerRuntime extends ContainerRuntime {
@@ -130,7 +81,7 @@ export class ContainerFollower extends EventEmitter {
   constructor(ovs: OvsdbClient, o: ContainerFollowerOptions = {}) {
     super();
     this.ovs = ovs;
-    this.runtime = o.runtime ?? defaultRuntime();
+    this.runtime = o.runtime ?? dockerRuntime();
     if (o.vswitch !== undefined) this.only = o.vswitch;
     this.adoptDelayMs = o.adoptDelayMs ?? 1500;
   }
@@ -194,7 +145,7 @@ export class ContainerFollower extends EventEmitter {
       }
       for (const c of containers) {
         if (!c.running || !labelsMatch(c.labels, vs)) continue;
-        const n = slotLabel(c.labels);
+        const n = slotOfLabels(c.labels);
         if (n === undefined) continue;
         work.push(this.serialize(vs.name, n, () => this.replug(vs.name, n, c.id, 'reconcile')));
       }
@@ -222,7 +173,7 @@ export class ContainerFollower extends EventEmitter {
   private onEvent(ev: ContainerEvent): void {
     if (this.stopped) return;
     const name = ev.labels[CONTAINER_LABELS.vswitch];
-    const n = slotLabel(ev.labels);
+    const n = slotOfLabels(ev.labels);
     if (!name || n === undefined || (this.only !== undefined && name !== this.only)) return;
     void this.serialize(name, n, async () => {
       const vs = await this.openIfOurs(name, ev.labels);
@@ -301,18 +252,10 @@ export class ContainerFollower extends EventEmitter {
       return;
     }
     try {
-      await vs.attach({
-        slot: n,
-        target: { container: c.id },
-        portType: c.labels[CONTAINER_LABELS.portType] === 'internal' ? 'internal' : 'veth',
-        dualNic: c.labels[CONTAINER_LABELS.dualNic] === 'true',
-      });
+      await vs.attach({ slot: n, target: { container: c.id }, ...plugOptionsOfLabels(c.labels) });
     } catch (e) {
       // Someone else (ec start, another follower) plugged it first: that is the outcome we wanted.
-      if (isEcdockError(e, 'SLOT_TAKEN')) {
-        const now = await vs.slot(n);
-        if (now?.target?.kind === 'container' && now.target.ref === c.id) return;
-      }
+      if (isEcdockError(e, 'SLOT_TAKEN') && (await slotHeldBy(vs, n, c.id))) return;
       throw e;
     }
     this.emitEvent('replugged', { vswitch: vsName, slot: n, container: c.id, name: c.name, how: 'attach', source });
@@ -359,20 +302,8 @@ export class ContainerFollower extends EventEmitter {
   }
 }
 
-function slotLabel(labels: Record<string, string>): number | undefined {
-  const s = labels[CONTAINER_LABELS.slot];
-  return s !== undefined && /^\d+$/.test(s) ? Number(s) : undefined;
-}
-
 function describeTarget(t: { kind: string; ref: string; name?: string } | undefined): string {
   if (!t) return 'a port of unknown origin';
   if (t.kind === 'container') return `container ${t.name ?? t.ref.slice(0, 12)}`;
   return `${t.kind} ${t.ref}`;
-}
-
-function defaultRuntime(): FollowerRuntime {
-  // Loaded on demand, like the rest of ecdock does, so that users without Docker never load dockerode.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { DockerRuntime } = require('./runtime/docker') as typeof import('./runtime/docker');
-  return new DockerRuntime();
 }

@@ -15,9 +15,24 @@ export type { ErrorCode, ErrorKind } from './errors';
 // The vswitch/slot model
 export { VSwitch } from './vswitch';
 export type { VSwitchCreateOptions, VSwitchOpenOptions, AttachOptions, SlotEvent, CleanupOptions, CleanupReport } from './vswitch';
+export type { SwitchSpec } from './realisation';
 export { Slot } from './slot';
-export { ContainerFollower, CONTAINER_LABELS, containerLabels, labelsMatch, slotPluggedInto } from './follow';
+export { ContainerFollower } from './follow';
 export type { FollowerRuntime, ContainerFollowerOptions, FollowEvent } from './follow';
+// Containers in slots: what ec start, stop and restart do
+export {
+  startInSlot,
+  stopInSlot,
+  restartInSlot,
+  containerOfSlot,
+  labelledContainers,
+  slotHeldBy,
+  CONTAINER_LABELS,
+  containerLabels,
+  labelsMatch,
+  slotPluggedInto,
+} from './in-slot';
+export type { InSlotRuntime, StartInSlotOptions, Started, StopInSlotOptions, Stopped, RestartInSlotOptions } from './in-slot';
 export type { SlotInfo, SlotState, SlotTarget, SlotTargetInfo, PortType } from './slot';
 export { AddressPlan, macFromIpv4, slotPortName } from './addressing';
 export type { SlotAddress } from './addressing';
@@ -61,7 +76,7 @@ export type {
   TlsOptions,
 } from './ovsdb';
 export type * from './ovsdb/schema/open-vswitch';
-export type { OvnNorthboundTables, OvnSouthboundTables, OvnNorthbound, OvnSouthbound, GenerateOptions, RowHandler } from './ovsdb';
+export type { OvnNorthboundTables, OvnSouthboundTables, OvnNorthbound, OvnSouthbound, GenerateOptions, RowHandler, MonitorChange } from './ovsdb';
 
 // Network namespaces and links
 export {

@@ -1,17 +1,47 @@
 // The seam between the slot model and how slots are realised on a switch.
 //
 // VSwitch (src/vswitch.ts) holds the model: the addressing plan, validation of requests, targets
-// and the refusal of the wrong namespaces, the choice of a free slot, and the Slot objects users
-// hold. A realisation claims a slot and makes it real, takes it out, says what exists and in
-// what state, cleans up after crashes, and reports events. Today's realisation is a bridge of the
-// local Open vSwitch (src/ovs/local-switch.ts: Port/Interface rows claimed in one transaction,
-// veths or internal ports plumbed over rtnetlink). A slot spanning hosts through OVN (a
-// Logical_Switch_Port per slot, bound by iface-id on the host's br-int) would be a second one,
-// behind this same interface, without touching the first.
+// and the refusal of the wrong namespaces, the choice of a free slot, whether a slot's target is
+// still there (liveness), what a slot's facts mean (src/slot-state.ts), and the Slot objects users
+// hold. A realisation claims a slot and makes it real, takes it out, reports what exists with the
+// FACTS it sees (never a verdict on the target: it knows no container runtime), cleans up after
+// crashes, and reports events.
+//
+// Today's realisation is a bridge of the local Open vSwitch (src/ovs/: Port/Interface rows claimed
+// in one transaction, veths or internal ports plumbed over rtnetlink). A second one (OVN: a
+// Logical_Switch_Port per slot, bound by iface-id on the host's br-int) implements this same
+// interface and is picked in src/switch-factory.ts; nothing in src/vswitch.ts changes for it.
+//
+// Writing a realisation:
+// - `spec` is fixed at open time; the model copies it to the VSwitch it hands out.
+// - `claim` must be atomic per slot across processes (SlotBusy when someone else holds it) and
+//   leave nothing behind when it fails.
+// - `report`/`reports` return a SlotReport per slot: the SlotInfo without a verdict plus SlotFacts.
+//   Fill in the facts you can see; leave the others undefined (the model then does not use them).
+// - `cleanup` removes the slots the model judged dead (`remove`) plus the realisation's own
+//   leftovers (claims whose owner died, links no slot uses), and repairs what it can.
 
 import type { AddressPlan } from './addressing';
 import type { Netns } from './netlink/netns';
+import type { OvsdbClient } from './ovsdb/client';
 import type { PortType, SlotInfo, SlotTargetInfo } from './slot';
+
+// The slot data both sides speak (plain types, no behaviour): realisations import them from here.
+export type { PortType, SlotInfo, SlotTargetInfo };
+
+/** What a vswitch is: its name, plan and where it runs. One object, shared by model and realisation. */
+export interface SwitchSpec {
+  readonly name: string;
+  readonly plan: AddressPlan;
+  /** Userspace datapath (netdev) rather than the kernel's. */
+  readonly usermode: boolean;
+  readonly mtu?: number;
+  readonly uplink?: string;
+  /** Path of the namespace where the switch's datapath runs, or undefined for the caller's. */
+  readonly netns?: string;
+  /** Link group of the switch's slot links. */
+  readonly group: number;
+}
 
 /** A validated attach request, its target resolved to an open namespace. */
 export interface SlotRequest {
@@ -43,6 +73,37 @@ export class SlotBusy extends Error {
   }
 }
 
+/**
+ * What a realisation sees of one slot, without judging it. The model turns these (plus the
+ * target's liveness, which only it can ask) into a SlotState: see slotState in src/slot-state.ts.
+ */
+export interface SlotFacts {
+  portType: PortType;
+  /** Claimed by an attach still in flight, or by one that crashed (SlotInfo.owner names it). */
+  attaching: boolean;
+  /** Why the switch could not add the port (OVS Interface.error), if it says. */
+  portError?: string;
+  /** The switch's port number: > 0 it has the port, -1 it failed, undefined not (yet) known. */
+  ofport?: number;
+  /** The slot's link on the switch's side (veth host end): present up/down, or absent. Undefined when the port type has none. */
+  hostLink?: 'up' | 'down' | 'absent';
+  /** Whether the switch's controller installed the port's flows (OVN: ovn-installed); undefined where there is no such step. */
+  installed?: boolean;
+  /**
+   * The slot is bound on another host: its target is not here to be asked about, so only these
+   * say how it is. `chassisGone`: that host no longer exists in the cluster (undefined: not asked).
+   */
+  remote?: { host: string; up: boolean; chassisGone?: boolean };
+}
+
+/** A slot as a realisation reports it: everything but the verdict (`state`, `error`). */
+export interface SlotReport {
+  info: Omit<SlotInfo, 'state' | 'error'>;
+  facts: SlotFacts;
+  /** Identifies this incarnation of the slot, so that cleanup removes exactly what was judged. */
+  id: string;
+}
+
 export type SlotEvent =
   | { type: 'attached'; slot: number; info: SlotInfo }
   | { type: 'detached'; slot: number; portName: string }
@@ -54,9 +115,16 @@ export interface CleanupOptions {
   stoppedContainers?: boolean;
 }
 
+export type CleanupReason = 'target-gone' | 'link-gone' | 'stale-claim' | 'container-stopped' | 'port-error' | 'chassis-gone';
+
+/** What the model asks a realisation's cleanup to remove: slots it judged dead, by report id. */
+export interface CleanupRequest {
+  remove: { slot: number; id: string; reason: CleanupReason }[];
+}
+
 export interface CleanupReport {
   /** Ports removed: ghosts (target gone), stale claims (owner dead), failed ports. */
-  ports: { slot: number; portName: string; reason: 'target-gone' | 'link-gone' | 'stale-claim' | 'container-stopped' | 'port-error' | 'chassis-gone' }[];
+  ports: { slot: number; portName: string; reason: CleanupReason }[];
   /** veths removed that had no port (a crashed attach). */
   links: string[];
   /** The gateway address on the bridge: 'repaired' after ovs-vswitchd recreated the bridge's device
@@ -65,15 +133,7 @@ export interface CleanupReport {
 }
 
 export interface SwitchRealisation {
-  readonly name: string;
-  readonly plan: AddressPlan;
-  readonly usermode: boolean;
-  readonly mtu?: number;
-  readonly uplink?: string;
-  /** Path of the namespace where the switch's datapath runs, or undefined for the caller's. */
-  readonly netns?: string;
-  /** Link group of the switch's slot links. */
-  readonly group: number;
+  readonly spec: SwitchSpec;
   /** Throws NO_SUCH_VSWITCH when the switch is gone. */
   assertExists(): void;
   /** Slot numbers held now, in any state, including claims in flight in this process. */
@@ -81,15 +141,38 @@ export interface SwitchRealisation {
   /** Whether `ns` is the switch's own namespace (slots must not be plugged there). */
   isOwnNamespace(ns: Netns): boolean;
   /** Claims slot n and makes it real for the request; SlotBusy when someone holds it. */
-  claim(n: number, r: SlotRequest): Promise<SlotInfo>;
+  claim(n: number, r: SlotRequest): Promise<SlotReport>;
   /** Takes slot n out; NO_SUCH_SLOT when it is not attached. */
   release(n: number): Promise<void>;
   /** How slot n was attached, or undefined when it is not. */
   recordedOptions(n: number): RecordedOptions | undefined;
-  slots(): Promise<SlotInfo[]>;
-  slot(n: number): Promise<SlotInfo | undefined>;
-  cleanup(o: CleanupOptions): Promise<CleanupReport>;
+  /** Every slot, with its facts. */
+  reports(): Promise<SlotReport[]>;
+  report(n: number): Promise<SlotReport | undefined>;
+  cleanup(r: CleanupRequest): Promise<CleanupReport>;
   events(): AsyncIterableIterator<SlotEvent>;
   destroy(): Promise<void>;
   toJSON(): Record<string, unknown>;
+}
+
+/** How a realisation is created, opened and listed: what src/switch-factory.ts hands the model. */
+export interface RealisationKind {
+  create(ovs: OvsdbClient, plan: AddressPlan, o: CreateSpec): Promise<SwitchRealisation>;
+  open(ovs: OvsdbClient, name: string, o: OpenSpec): Promise<SwitchRealisation>;
+  list(ovs: OvsdbClient, o: OpenSpec): Promise<SwitchRealisation[]>;
+}
+
+/** What create needs beyond the plan. */
+export interface CreateSpec {
+  usermode: boolean;
+  uplink?: string;
+  mtu?: number;
+  netns?: string;
+  timeoutMs?: number;
+}
+
+/** How to open an existing switch: where its datapath runs (overriding what it recorded). */
+export interface OpenSpec {
+  netns?: string;
+  timeoutMs?: number;
 }

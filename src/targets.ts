@@ -5,6 +5,7 @@
 import { UsageError, VSwitchError, isEcdockError } from './errors';
 import { Netns } from './netlink/netns';
 import type { ContainerRuntime } from './runtime/container-runtime';
+import type { DockerRuntime } from './runtime/docker';
 import type { SlotTarget, SlotTargetInfo } from './slot';
 
 export interface ResolvedTarget {
@@ -13,8 +14,8 @@ export interface ResolvedTarget {
 }
 
 /** Lazily constructed Docker runtime, so that users without Docker never load dockerode. */
-let defaultRuntime: ContainerRuntime | undefined;
-export function dockerRuntime(): ContainerRuntime {
+let defaultRuntime: DockerRuntime | undefined;
+export function dockerRuntime(): DockerRuntime {
   if (!defaultRuntime) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { DockerRuntime } = require('./runtime/docker') as typeof import('./runtime/docker');

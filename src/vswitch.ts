@@ -1,19 +1,31 @@
 // A vswitch is a switch plus its addressing plan; a slot is one numbered place on it with a fixed
 // MAC and IP, plugged into a network namespace or a container. This file is the slot model: it
 // validates requests, resolves targets and refuses the wrong namespaces, picks free slots, and
-// hands out Slot objects. How a slot is made real (today: a bridge of the local Open vSwitch, see
-// src/ovs/local-switch.ts) sits behind the SwitchRealisation interface of src/realisation.ts.
+// hands out Slot objects. It also owns what a slot's state means: a realisation reports facts
+// (src/realisation.ts SlotFacts), the model asks whether the target is still there (src/targets.ts)
+// and decides (src/slot-state.ts). How a slot is made real (today: a bridge of the local Open
+// vSwitch, src/ovs/) sits behind the SwitchRealisation interface, picked in src/switch-factory.ts.
 
 import { AddressPlan, checkVswitchName, type SlotAddress } from './addressing';
 import { UsageError, VSwitchError } from './errors';
 import { checkIfname } from './netlink/validate';
 import type { OvsdbClient } from './ovsdb/client';
-import { LocalSwitch } from './ovs/local-switch';
-import { OvnSwitch, type OvnOptions } from './ovn/ovn-switch';
-import { SlotBusy, type CleanupOptions, type CleanupReport, type SlotEvent, type SlotRequest, type SwitchRealisation } from './realisation';
+import {
+  SlotBusy,
+  type CleanupOptions,
+  type CleanupReport,
+  type CleanupRequest,
+  type SlotEvent,
+  type SlotReport,
+  type SlotRequest,
+  type SwitchRealisation,
+  type SwitchSpec,
+} from './realisation';
 import type { ContainerRuntime } from './runtime/container-runtime';
-import { Slot, type PortType, type SlotTarget } from './slot';
-import { checkTarget, dockerRuntime, resolveTarget, type ResolvedTarget } from './targets';
+import { Slot, type PortType, type SlotInfo, type SlotTarget } from './slot';
+import { slotState } from './slot-state';
+import { realisationFor, type RealisationChoice } from './switch-factory';
+import { checkTarget, dockerRuntime, resolveTarget, targetLiveness, type Liveness, type ResolvedTarget } from './targets';
 
 export type { CleanupOptions, CleanupReport, SlotEvent } from './realisation';
 
@@ -34,8 +46,8 @@ export interface VSwitchCreateOptions {
   /** How long to wait for ovs-vswitchd. Default 30 s. */
   timeoutMs?: number;
   runtime?: ContainerRuntime;
-  /** Back the vswitch by an OVN logical switch of the same name, so that its slots span hosts. */
-  ovn?: OvnOptions;
+  /** Back the vswitch by an OVN logical switch instead of a local bridge. */
+  ovn?: RealisationChoice['ovn'];
 }
 
 export interface VSwitchOpenOptions {
@@ -43,8 +55,7 @@ export interface VSwitchOpenOptions {
   netns?: string;
   timeoutMs?: number;
   runtime?: ContainerRuntime;
-  /** The vswitch is an OVN logical switch (see VSwitchCreateOptions.ovn). */
-  ovn?: OvnOptions;
+  ovn?: RealisationChoice['ovn'];
 }
 
 export interface AttachOptions {
@@ -104,17 +115,16 @@ function checkPortType(t: unknown): PortType {
   return t;
 }
 
+function openSpec(o: VSwitchOpenOptions): { netns?: string; timeoutMs?: number } {
+  return { ...(o.netns !== undefined ? { netns: o.netns } : {}), ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) };
+}
+
 export class VSwitch {
   readonly ovs: OvsdbClient;
-  readonly name: string;
+  /** The switch's name, plan and where it runs, as its realisation recorded them. */
+  readonly spec: SwitchSpec;
+  /** The addressing plan (the spec's; a field, not a getter, so that its assertion methods narrow). */
   readonly plan: AddressPlan;
-  readonly usermode: boolean;
-  readonly mtu?: number;
-  readonly uplink?: string;
-  /** Path of the namespace where ovs-vswitchd runs, or undefined for the caller's. */
-  readonly netns?: string;
-  /** Link group of this vswitch's slot links. */
-  readonly group: number;
   private readonly sw: SwitchRealisation;
   private readonly timeoutMs: number;
   private readonly runtimeOpt?: ContainerRuntime;
@@ -122,15 +132,31 @@ export class VSwitch {
   private constructor(ovs: OvsdbClient, sw: SwitchRealisation, o: { timeoutMs?: number; runtime?: ContainerRuntime }) {
     this.ovs = ovs;
     this.sw = sw;
-    this.name = sw.name;
-    this.plan = sw.plan;
-    this.usermode = sw.usermode;
-    if (sw.mtu !== undefined) this.mtu = sw.mtu;
-    if (sw.uplink !== undefined) this.uplink = sw.uplink;
-    if (sw.netns !== undefined) this.netns = sw.netns;
-    this.group = sw.group;
+    this.spec = sw.spec;
+    this.plan = sw.spec.plan;
     this.timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (o.runtime) this.runtimeOpt = o.runtime;
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+  get usermode(): boolean {
+    return this.spec.usermode;
+  }
+  get mtu(): number | undefined {
+    return this.spec.mtu;
+  }
+  get uplink(): string | undefined {
+    return this.spec.uplink;
+  }
+  /** Path of the namespace where ovs-vswitchd runs, or undefined for the caller's. */
+  get netns(): string | undefined {
+    return this.spec.netns;
+  }
+  /** Link group of this vswitch's slot links. */
+  get group(): number {
+    return this.spec.group;
   }
 
   private readonly runtime = (): ContainerRuntime => this.runtimeOpt ?? dockerRuntime();
@@ -149,19 +175,12 @@ export class VSwitch {
     const plan = AddressPlan.parse(o.name, o.subnet, o.ipv6Prefix);
     const mtu = checkMtu(o.mtu);
     if (o.uplink !== undefined) checkIfname(o.uplink, 'uplink device');
-    const runtime = (): ContainerRuntime => o.runtime ?? dockerRuntime();
-    if (o.ovn) {
-      if (o.uplink !== undefined) throw new UsageError('BAD_ARGUMENT', 'an OVN vswitch takes no uplink: the host\'s integration bridge and tunnels are OVN\'s');
-      const sw = await OvnSwitch.create(ovs, plan, o.ovn, { ...(mtu !== undefined ? { mtu } : {}), ...(o.netns !== undefined ? { netns: o.netns } : {}), ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}), runtime });
-      return new VSwitch(ovs, sw, o);
-    }
-    const sw = await LocalSwitch.create(ovs, plan, {
+    const sw = await realisationFor(o).create(ovs, plan, {
       usermode: !!o.usermode,
       ...(o.uplink !== undefined ? { uplink: o.uplink } : {}),
       ...(mtu !== undefined ? { mtu } : {}),
       ...(o.netns !== undefined ? { netns: o.netns } : {}),
       ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
-      runtime,
     });
     return new VSwitch(ovs, sw, o);
   }
@@ -169,19 +188,12 @@ export class VSwitch {
   /** Opens an existing vswitch. NO_SUCH_VSWITCH if missing, NOT_OURS for a bridge ecdock did not create. */
   static async open(ovs: OvsdbClient, name: string, o: VSwitchOpenOptions = {}): Promise<VSwitch> {
     checkVswitchName(name);
-    const runtime = (): ContainerRuntime => o.runtime ?? dockerRuntime();
-    if (o.ovn) return new VSwitch(ovs, await OvnSwitch.open(ovs, name, o.ovn, { ...(o.netns !== undefined ? { netns: o.netns } : {}), ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}), runtime }), o);
-    return new VSwitch(ovs, await LocalSwitch.open(ovs, name, { ...o, runtime }), o);
+    return new VSwitch(ovs, await realisationFor(o).open(ovs, name, openSpec(o)), o);
   }
 
   /** Every vswitch ecdock manages on this OVS. */
   static async list(ovs: OvsdbClient, o: VSwitchOpenOptions = {}): Promise<VSwitch[]> {
-    const runtime = (): ContainerRuntime => o.runtime ?? dockerRuntime();
-    if (o.ovn) {
-      const all = await OvnSwitch.list(ovs, o.ovn, { ...(o.netns !== undefined ? { netns: o.netns } : {}), ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}), runtime });
-      return all.map((sw) => new VSwitch(ovs, sw, o));
-    }
-    return (await LocalSwitch.list(ovs, { ...o, runtime })).map((sw) => new VSwitch(ovs, sw, o));
+    return (await realisationFor(o).list(ovs, openSpec(o))).map((sw) => new VSwitch(ovs, sw, o));
   }
 
   /** Deletes the vswitch and every slot on it. */
@@ -231,7 +243,7 @@ export class VSwitch {
       const req: SlotRequest = { target, portType, ifname, mtu, vlan, extra, dualNic, wait: o.wait ?? true, timeoutMs: o.timeoutMs ?? this.timeoutMs };
       if (o.slot !== undefined) {
         try {
-          return new Slot(this, await this.sw.claim(o.slot, req));
+          return new Slot(this, this.attached(await this.sw.claim(o.slot, req)));
         } catch (e) {
           if (e instanceof SlotBusy) throw new VSwitchError('SLOT_TAKEN', `slot ${o.slot} of ${this.name} is taken: ${e.why}`, { detail: { slot: o.slot } });
           throw e;
@@ -242,7 +254,7 @@ export class VSwitch {
         const n = this.plan.lowestFree(new Set([...this.sw.takenSlots(), ...tried]));
         if (n === undefined) break;
         try {
-          return new Slot(this, await this.sw.claim(n, req));
+          return new Slot(this, this.attached(await this.sw.claim(n, req)));
         } catch (e) {
           if (!(e instanceof SlotBusy)) throw e;
           tried.add(n);
@@ -281,15 +293,34 @@ export class VSwitch {
     return this.sw.release(n);
   }
 
+  /** A slot just attached: its target was open a moment ago, so it is alive. */
+  private attached(r: SlotReport): SlotInfo {
+    return this.judge(r, 'alive');
+  }
+
+  /** A report's verdict, given the target's liveness (src/slot-state.ts says which facts make which state). */
+  private judge(r: SlotReport, liveness: Liveness): SlotInfo {
+    const { state, error } = slotState(r.facts, r.info.target, liveness);
+    return { ...r.info, state, ...(error ? { error } : {}) };
+  }
+
+  /** Whether a slot's target is still there; an attaching claim, or a slot on another host, is not asked about. */
+  private liveness(r: SlotReport): Promise<Liveness> {
+    if (r.facts.attaching || r.facts.remote) return Promise.resolve('unknown');
+    return r.info.target ? targetLiveness(r.info.target, this.runtime) : Promise.resolve('gone');
+  }
+
   /** Every slot with its state, joined from OVSDB, the kernel and the targets. */
   async slots(): Promise<Slot[]> {
-    return (await this.sw.slots()).map((info) => new Slot(this, info));
+    const reports = await this.sw.reports();
+    const lives = await Promise.all(reports.map((r) => this.liveness(r)));
+    return reports.map((r, i) => new Slot(this, this.judge(r, lives[i] ?? 'unknown')));
   }
 
   async slot(n: number): Promise<Slot | undefined> {
     this.plan.checkSlot(n);
-    const info = await this.sw.slot(n);
-    return info && new Slot(this, info);
+    const r = await this.sw.report(n);
+    return r && new Slot(this, this.judge(r, await this.liveness(r)));
   }
 
   /**
@@ -297,8 +328,20 @@ export class VSwitch {
    * is gone, claims whose owner died, links no slot uses; and puts back what a restarted
    * ovs-vswitchd forgot (the gateway address, static MAC entries).
    */
-  cleanup(o: CleanupOptions = {}): Promise<CleanupReport> {
-    return this.sw.cleanup(o);
+  async cleanup(o: CleanupOptions = {}): Promise<CleanupReport> {
+    const reports = await this.sw.reports();
+    const remove: CleanupRequest['remove'] = [];
+    await Promise.all(
+      reports.map(async (r) => {
+        if (r.facts.attaching) return; // the realisation knows whether the claim's owner died
+        const liveness = await this.liveness(r);
+        const { state } = slotState(r.facts, r.info.target, liveness);
+        const slot = r.info.index;
+        if (state === 'ghost') remove.push({ slot, id: r.id, reason: r.facts.remote ? 'chassis-gone' : liveness === 'gone' ? 'target-gone' : 'link-gone' });
+        else if (liveness === 'stopped' && o.stoppedContainers) remove.push({ slot, id: r.id, reason: 'container-stopped' });
+      }),
+    );
+    return this.sw.cleanup({ remove });
   }
 
   /**

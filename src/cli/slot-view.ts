@@ -1,5 +1,6 @@
 // How slots look in `ec` output: the list table's columns and the one-line summary printed by
 // start, plug and restart.
+import { DOCKER_KEYS } from '../docker-plugin/keys';
 import type { SlotInfo } from '../slot';
 import type { Row } from './output';
 
@@ -7,6 +8,9 @@ export const SLOT_COLUMNS = ['SLOT', 'IP', 'MAC', 'PORT', 'TYPE', 'TARGET', 'STA
 
 /** The TARGET cell: a container's name, a pid, or a namespace path. */
 export function targetText(info: SlotInfo): string {
+  // A slot made by the Docker driver: its target is the driver's staging namespace, the container is Docker's.
+  const endpoint = info.externalIds[DOCKER_KEYS.endpoint];
+  if (endpoint) return `docker endpoint ${endpoint.slice(0, 12)} (network ${(info.externalIds[DOCKER_KEYS.network] ?? '?').slice(0, 12)})`;
   const t = info.target;
   if (!t) return '-';
   switch (t.kind) {

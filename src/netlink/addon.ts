@@ -12,9 +12,10 @@ export interface Binding {
   closeSocket(sock: number): void;
   nsOpen(path: string): [number, bigint, bigint];
   nsOpenFd(fd: number): [number, bigint, bigint];
+  /** Closes a namespace fd of nsOpen/nsOpenFd; throws (and closes nothing) for any other number. */
   nsClose(fd: number): void;
   configure(o: { workers?: number }): void;
-  stats(): { workers: number; maxWorkers: number; queued: number; inFlight: number; socketsOpen: number; factoryThreads: number };
+  stats(): { workers: number; maxWorkers: number; queued: number; inFlight: number; socketsOpen: number; factoryThreads: number; namespacesOpen: number };
 }
 
 export const TRANSACT_KEEP = 1;

@@ -2,7 +2,7 @@
 // MTU/MAC, addresses, link up, loopback up, routes. Order matters to the kernel: the generation
 // mode before the link comes up; addresses before up (IPv6 without DAD); routes after up.
 
-import { constants as osc } from 'node:os';
+import { EEXIST, EINVAL, ENODEV, EOPNOTSUPP } from './nl/errno';
 import { NetlinkError, type ErrorCode } from '../errors';
 import { checkAddress, delAddrRequest, formatAddress, newAddrRequest, type Address, type AddressSpec } from './addr';
 import { replyError, type Side } from './errors';
@@ -15,8 +15,6 @@ import type { Request } from './nl/message';
 import { checkRoute, defaultRoute, delRouteRequest, formatRoute, replaceRouteRequest, type Route, type RouteSpec } from './route';
 import { withSession, type Reply, type Session } from './transport';
 import { checkIfindex, checkIfname, checkMtu, parseMac } from './validate';
-
-const ERRNO = osc.errno;
 
 export interface InterfaceConfig {
   addresses?: AddressSpec[];
@@ -94,15 +92,15 @@ export function planSteps(index: number, name: string, p: Plan): Step[] {
   // Before up: no packet leaves with a checksum left for a device that will never fill it in.
   // EOPNOTSUPP: the device cannot offload checksums at all, which is what "off" asks for.
   if (p.txChecksum !== undefined)
-    steps.push({ req: txChecksumRequest(index, p.txChecksum), action: `turn ${p.txChecksum ? 'on' : 'off'} TX checksum offload of ${name}`, tolerate: p.txChecksum ? [] : [ERRNO.EOPNOTSUPP] });
+    steps.push({ req: txChecksumRequest(index, p.txChecksum), action: `turn ${p.txChecksum ? 'on' : 'off'} TX checksum offload of ${name}`, tolerate: p.txChecksum ? [] : [EOPNOTSUPP] });
   steps.push({ req: setLinkRequest({ index, ipv6LinkLocal: p.ipv6LinkLocal }), action: `set the IPv6 address generation mode of ${name}` });
   if (p.mtu !== undefined || p.mac !== undefined)
     steps.push({ req: setLinkRequest({ index, mtu: p.mtu, mac: p.mac }), action: `set ${[p.mtu !== undefined ? `MTU ${p.mtu}` : '', p.mac ? 'MAC' : ''].filter(Boolean).join(' and ')} of ${name}` });
   for (const a of p.addresses)
-    steps.push({ req: newAddrRequest(index, a), undo: delAddrRequest(index, a), tolerate: [17], action: `add address ${formatAddress(a)} to ${name}`, codes: { 22: 'BAD_ADDRESS' } });
+    steps.push({ req: newAddrRequest(index, a), undo: delAddrRequest(index, a), tolerate: [EEXIST], action: `add address ${formatAddress(a)} to ${name}`, codes: { [EINVAL]: 'BAD_ADDRESS' } });
   if (p.up) steps.push({ req: setLinkRequest({ index, up: true }), action: `bring up ${name}` });
-  for (const r of p.routes) steps.push({ req: replaceRouteRequest(index, r), undo: delRouteRequest(index, r), action: `set route ${formatRoute(r)} on ${name}`, codes: { 22: 'BAD_ADDRESS' } });
-  for (const n of p.neighbors) steps.push({ req: newNeighRequest(index, n), undo: delNeighRequest(index, n), action: `add neighbour ${formatNeighbor(n)} on ${name}`, codes: { 22: 'BAD_ADDRESS' } });
+  for (const r of p.routes) steps.push({ req: replaceRouteRequest(index, r), undo: delRouteRequest(index, r), action: `set route ${formatRoute(r)} on ${name}`, codes: { [EINVAL]: 'BAD_ADDRESS' } });
+  for (const n of p.neighbors) steps.push({ req: newNeighRequest(index, n), undo: delNeighRequest(index, n), action: `add neighbour ${formatNeighbor(n)} on ${name}`, codes: { [EINVAL]: 'BAD_ADDRESS' } });
   return steps;
 }
 
@@ -169,7 +167,7 @@ export async function configureInterface(o: ConfigureOptions): Promise<void> {
       const link = await lookupLink(s, { name: byName });
       if (!link)
         throw new NetlinkError('NO_SUCH_LINK', `cannot configure ${byName}: there is no such interface in namespace ${o.netns.label}`, {
-          detail: { errno: 19, errnoName: 'ENODEV', op: 'RTM_GETLINK', ifname: byName, netns: o.netns.id },
+          detail: { errno: ENODEV, errnoName: 'ENODEV', op: 'RTM_GETLINK', ifname: byName, netns: o.netns.id },
         });
       index = link.index;
     }

@@ -1,9 +1,10 @@
 // Turns a kernel refusal into a NetlinkError with a stable code and a sentence that names the
 // interface and namespace at fault. The kernel's own words (extended ack) stay in `detail`.
 
+import { EACCES, EADDRNOTAVAIL, EAFNOSUPPORT, EBUSY, EEXIST, EHOSTUNREACH, EINVAL, ENETUNREACH, ENODEV, ENOTCONN, EOPNOTSUPP, EPERM, ERANGE } from './nl/errno';
 import { NetlinkError, type ErrorCode } from '../errors';
 import type { Netns } from './netns';
-import { MESSAGE_NAMES } from './nl/constants';
+import { MESSAGE_NAMES, RTM_GETROUTE, RTM_NEWADDR } from './nl/constants';
 import { errnoName, type Reply } from './transport';
 
 export type Side = 'host' | 'peer';
@@ -22,19 +23,19 @@ export interface NetlinkErrorDetail {
 }
 
 const REASONS: Record<number, string> = {
-  1: 'operation not permitted',
-  13: 'permission denied',
-  16: 'device or resource busy',
-  17: 'already exists',
-  19: 'no such device',
-  22: 'invalid argument',
-  34: 'value out of range',
-  95: 'operation not supported',
-  97: 'address family not supported',
-  99: 'address not available',
-  101: 'network is unreachable',
-  107: 'the other end of the veth is not set up',
-  113: 'no route to host',
+  [EPERM]: 'operation not permitted',
+  [EACCES]: 'permission denied',
+  [EBUSY]: 'device or resource busy',
+  [EEXIST]: 'already exists',
+  [ENODEV]: 'no such device',
+  [EINVAL]: 'invalid argument',
+  [ERANGE]: 'value out of range',
+  [EOPNOTSUPP]: 'operation not supported',
+  [EAFNOSUPPORT]: 'address family not supported',
+  [EADDRNOTAVAIL]: 'address not available',
+  [ENETUNREACH]: 'network is unreachable',
+  [ENOTCONN]: 'the other end of the veth is not set up',
+  [EHOSTUNREACH]: 'no route to host',
 };
 
 /** "the vswitch namespace (/var/run/netns/x)" or "the caller's namespace". */
@@ -60,15 +61,15 @@ export interface FailureContext {
 
 function codeFor(errno: number, attribute: string | undefined, op: number, extack = ''): ErrorCode {
   const attr = attribute?.split('/').pop() ?? '';
-  const isAddrOrRoute = op >= 20 && op <= 26;
+  const isAddrOrRoute = op >= RTM_NEWADDR && op <= RTM_GETROUTE;
   switch (errno) {
-    case 17:
+    case EEXIST:
       return isAddrOrRoute ? 'NETLINK_ERROR' : 'LINK_EXISTS';
-    case 19:
+    case ENODEV:
       return 'NO_SUCH_LINK';
-    case 34:
+    case ERANGE:
       return attr.endsWith('IFNAME') ? 'BAD_IFNAME' : attr === 'IFLA_MTU' ? 'BAD_MTU' : 'NETLINK_ERROR';
-    case 22:
+    case EINVAL:
       if (attr.endsWith('IFNAME')) return 'BAD_IFNAME';
       if (attr === 'IFLA_MTU') return 'BAD_MTU';
       if (attr === 'IFLA_ADDRESS') return 'BAD_MAC';
@@ -76,13 +77,13 @@ function codeFor(errno: number, attribute: string | undefined, op: number, extac
       // Some refusals carry a message but no offset ("mtu greater than device maximum").
       if (/\bmtu\b/i.test(extack)) return 'BAD_MTU';
       return 'NETLINK_ERROR';
-    case 99:
+    case EADDRNOTAVAIL:
       return isAddrOrRoute ? 'BAD_ADDRESS' : 'BAD_MAC';
-    case 101:
-    case 113:
+    case ENETUNREACH:
+    case EHOSTUNREACH:
       return 'BAD_ADDRESS';
-    case 1:
-    case 13:
+    case EPERM:
+    case EACCES:
       return 'PERMISSION_DENIED';
     default:
       return 'NETLINK_ERROR';

@@ -1,6 +1,7 @@
 // Links: list, look up, change, move into another namespace, delete (one, or a whole group).
 // Encoders are exported for the unit tests; verbs open one socket per call in the namespace given.
 
+import { EEXIST, ENODEV } from './nl/errno';
 import { NetlinkError } from '../errors';
 import { check, replyError, where } from './errors';
 import { Netns } from './netns';
@@ -194,7 +195,7 @@ const label = (r: { index?: number; name?: string }): string => r.name ?? `#${r.
 /** Looks a link up on an open session; undefined if there is none. */
 export async function lookupLink(s: Session, ref: { index?: number; name?: string }): Promise<LinkInfo | undefined> {
   const [r] = await s.transact([getLinkRequest(ref)]);
-  if (r.answered && r.errno === 19) return undefined;
+  if (r.answered && r.errno === ENODEV) return undefined;
   check([r], () => ({ action: `look up link ${label(ref)}`, ifname: ref.name, netns: s.netns }));
   const m = r.messages.find((x) => x.type === RTM_NEWLINK);
   if (!m) throw new NetlinkError('NETLINK_PROTOCOL', `RTM_GETLINK ${label(ref)} was acked without a link`);
@@ -273,7 +274,7 @@ export async function deleteLink(o: LinkRef): Promise<boolean> {
   const ref = checkRef(o, 'deleteLink');
   return withSession(o.netns, async (s) => {
     const [r] = await s.transact([deleteLinkRequest(ref)]);
-    if (r.answered && r.errno === 19) return false;
+    if (r.answered && r.errno === ENODEV) return false;
     check([r], () => ({ action: `delete link ${label(ref)}`, ifname: ref.name, netns: o.netns }));
     return true;
   });
@@ -285,7 +286,7 @@ export async function deleteLinkGroup(o: { netns?: Netns; group: number }): Prom
   if (group === 0) throw new NetlinkError('BAD_ARGUMENT', 'group 0 is the default group of every link (lo, eth0...); refusing to delete it');
   await withSession(o.netns, async (s) => {
     const [r] = await s.transact([deleteGroupRequest(group)]);
-    if (r.answered && r.errno === 19) return;
+    if (r.answered && r.errno === ENODEV) return;
     check([r], () => ({ action: `delete the links of group ${group}`, netns: o.netns }));
   });
 }
@@ -304,12 +305,12 @@ export async function deleteLinks(o: { netns?: Netns; names: string[]; viaGroup:
     const tagged = await s.transact(names.map((name) => setLinkRequest({ name, group })));
     let n = 0;
     tagged.forEach((r, i) => {
-      if (r.answered && r.errno === 19) return;
+      if (r.answered && r.errno === ENODEV) return;
       check([r], () => ({ action: `mark link ${names[i]} for deletion`, ifname: names[i], netns: o.netns }));
       n++;
     });
     const [r] = await s.transact([deleteGroupRequest(group)]);
-    if (!(r.answered && r.errno === 19)) check([r], () => ({ action: `delete the links of group ${group}`, netns: o.netns }));
+    if (!(r.answered && r.errno === ENODEV)) check([r], () => ({ action: `delete the links of group ${group}`, netns: o.netns }));
     return n;
   });
 }
@@ -351,19 +352,19 @@ export async function moveLink(o: MoveLinkOptions): Promise<{ index: number }> {
       const link = await lookupLink(src, ref);
       if (!link)
         throw new NetlinkError('NO_SUCH_LINK', `cannot move link ${label(ref)}: there is no such interface in ${where(o.netns)}`, {
-          detail: { errno: 19, errnoName: 'ENODEV', op: 'RTM_GETLINK', ifname: ref.name, side: 'host', netns: o.netns?.id },
+          detail: { errno: ENODEV, errnoName: 'ENODEV', op: 'RTM_GETLINK', ifname: ref.name, side: 'host', netns: o.netns?.id },
         });
       const name = newName ?? link.name;
       const action = `move link ${link.name} into ${o.to.label}${newName ? ` as ${newName}` : ''}`;
       const taken = (): NetlinkError =>
         new NetlinkError('LINK_EXISTS', `cannot ${action}: an interface named ${name} already exists in ${where(o.to, 'target')}`, {
-          detail: { errno: 17, errnoName: 'EEXIST', op: 'RTM_SETLINK', ifname: name, side: 'peer', netns: o.to.id },
+          detail: { errno: EEXIST, errnoName: 'EEXIST', op: 'RTM_SETLINK', ifname: name, side: 'peer', netns: o.to.id },
         });
       if (await lookupLink(dst, { name })) throw taken();
       // With an index, IFLA_IFNAME means "new name".
       const [r] = await src.transact([setLinkRequest({ index: link.index, name: newName, nsfd: src.hold(o.to) })]);
       if (!r.answered || r.errno !== 0) {
-        const err = r.answered && r.errno === 17 ? taken() : replyError(r, { action, ifname: link.name, side: 'host', netns: o.netns });
+        const err = r.answered && r.errno === EEXIST ? taken() : replyError(r, { action, ifname: link.name, side: 'host', netns: o.netns });
         const rollback = await moveBack(dst, link.name, o.netns);
         if (rollback) (err.detail as Record<string, unknown>).rollback = rollback;
         throw err;

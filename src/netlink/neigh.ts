@@ -3,6 +3,7 @@
 // entries on both sides keep their traffic free of ARP and ND broadcasts, which a userspace
 // datapath would otherwise flood to every port of a big vswitch.
 
+import { ENODEV } from './nl/errno';
 import { AF_INET, AF_INET6, NDA_DST, NDA_LLADDR, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST, NUD_PERMANENT, RTM_DELNEIGH, RTM_NEWNEIGH } from './nl/constants';
 import { NetlinkError } from '../errors';
 import { check, where } from './errors';
@@ -64,7 +65,7 @@ export async function setNeighbors(o: { netns?: Netns; ifname?: string; ifindex?
       const link = await lookupLink(s, { name });
       if (!link)
         throw new NetlinkError('NO_SUCH_LINK', `cannot add neighbour entries on ${name}: there is no such interface in ${where(o.netns)}`, {
-          detail: { errno: 19, errnoName: 'ENODEV', op: 'RTM_GETLINK', ifname: name },
+          detail: { errno: ENODEV, errnoName: 'ENODEV', op: 'RTM_GETLINK', ifname: name },
         });
       index = link.index;
     }

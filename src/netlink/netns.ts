@@ -2,6 +2,7 @@
 // namespace, which keeps that namespace alive until close(). Operations that act in a namespace
 // take a Netns; none of them ever switches a JS or libuv thread into it (see README.md here).
 
+import { EACCES, EBADF, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR, EPERM, ESRCH } from './nl/errno';
 import { statSync } from 'node:fs';
 import { NetlinkError } from '../errors';
 import { native } from './addon';
@@ -76,18 +77,18 @@ function openError(ref: NetnsRef, label: string, e: unknown): NetlinkError {
     return new NetlinkError('NOT_A_NETNS', `${label} is not a network namespace`, { detail });
   }
   switch (err.errno) {
-    case 2: // ENOENT
-    case 3: // ESRCH
-    case 20: // ENOTDIR: a path through a regular file
+    case ENOENT:
+    case ESRCH:
+    case ENOTDIR: // a path through a regular file
       return new NetlinkError('NETNS_GONE', 'pid' in ref ? `process ${ref.pid} does not exist (it has exited)` : `the network namespace ${label} does not exist`, { detail });
-    case 1: // EPERM
-    case 13: // EACCES
+    case EPERM:
+    case EACCES:
       return new NetlinkError('PERMISSION_DENIED', `not allowed to open the network namespace ${label}: ${err.message ?? ''} (needs root or CAP_SYS_ADMIN)`, { detail });
-    case 36: // ENAMETOOLONG
+    case ENAMETOOLONG:
       return new NetlinkError('BAD_ARGUMENT', `the namespace path ${label} is longer than the system allows`, { detail });
-    case 40: // ELOOP
+    case ELOOP:
       return new NetlinkError('NOT_A_NETNS', `${label} is not a network namespace (a symbolic link loop)`, { detail });
-    case 9: // EBADF
+    case EBADF:
       return new NetlinkError('BAD_ARGUMENT', `${label} is not an open file descriptor`, { detail });
     default:
       return new NetlinkError('NETLINK_ERROR', `cannot open the network namespace ${label}: ${err.message ?? String(e)}`, { detail, cause: e });

@@ -2,6 +2,7 @@
 // A Session is one NETLINK_ROUTE socket in one namespace for the length of one operation: it is
 // opened by the first batch and closed by close() (an open in-namespace socket pins the namespace).
 
+import { EACCES, EINVAL, ENOBUFS, EPERM, ETIMEDOUT } from './nl/errno';
 import { constants as osc } from 'node:os';
 import { NetlinkError } from '../errors';
 import { native, TRANSACT_KEEP, TRANSACT_STOP_ON_ERROR } from './addon';
@@ -91,18 +92,18 @@ function transportError(e: unknown, netns: Netns | undefined, timeoutMs: number)
   const where = netns ? `network namespace ${netns.label}` : "the caller's network namespace";
   const detail = { errno: err.errno, errnoName: err.errno ? errnoName(err.errno) : undefined, op: err.syscall, netns: netns?.id };
   switch (err.errno) {
-    case 1: // EPERM
-    case 13: // EACCES
+    case EPERM:
+    case EACCES:
       return new NetlinkError('PERMISSION_DENIED', `not allowed to ${err.syscall === 'setns' ? 'enter' : 'use netlink in'} ${where} (needs root or CAP_NET_ADMIN + CAP_SYS_ADMIN)`, {
         detail,
         cause: e,
       });
-    case 110: // ETIMEDOUT
+    case ETIMEDOUT:
       return new NetlinkError('NETLINK_ERROR', `the kernel did not answer within ${timeoutMs} ms (${where})`, { detail, cause: e });
-    case 105: // ENOBUFS
+    case ENOBUFS:
       return new NetlinkError('NETLINK_PROTOCOL', `netlink replies were dropped (receive buffer overrun) in ${where}; send smaller batches`, { detail, cause: e });
     default:
-      if (err.errno === 22 && err.syscall === 'setns') return new NetlinkError('NOT_A_NETNS', `cannot enter ${where}: not a network namespace`, { detail, cause: e });
+      if (err.errno === EINVAL && err.syscall === 'setns') return new NetlinkError('NOT_A_NETNS', `cannot enter ${where}: not a network namespace`, { detail, cause: e });
       return new NetlinkError('NETLINK_ERROR', `netlink ${err.syscall ?? 'transaction'} failed in ${where}: ${err.message ?? String(e)}`, { detail, cause: e });
   }
 }
@@ -158,7 +159,7 @@ export class Session {
       replies = buf;
       this.#sock = sock;
     } catch (e) {
-      this.#sock = -1; // the addon closes the socket when a transaction fails
+      this.#sock = -1; // a failed transaction closes its socket, whatever failed (the job owns it)
       throw transportError(e, this.netns, timeoutMs);
     } finally {
       if (nsfd >= 0) this.netns!.unuse();

@@ -7,6 +7,7 @@
 // the host end is created down and set "mode none + up" in one message (no carrier yet: the peer
 // is down), then the peer gets "mode none" and only after that, in a later message, comes up.
 
+import { EEXIST, ENODEV } from './nl/errno';
 import { NetlinkError } from '../errors';
 import { checkConfig, firstFailure, planSteps, stepError, undo, undoOf, type InterfaceConfig, type Plan, type Step } from './configure';
 import { replyError, where } from './errors';
@@ -251,7 +252,7 @@ async function createInHostWith(hostNs: Netns | undefined, items: Item[], t: { c
     created.forEach((r, i) => {
       const it = items[i];
       if (!r.answered || r.errno !== 0) {
-        if (r.answered && r.errno === 17) clashes.push(it);
+        if (r.answered && r.errno === EEXIST) clashes.push(it);
         it.error = createError(it, r);
         return;
       }
@@ -292,7 +293,7 @@ async function createInHostWith(hostNs: Netns | undefined, items: Item[], t: { c
       const replies = await host.transact(doomed.map((it) => deleteLinkRequest({ index: it.index })), t).catch((e: Error) => e);
       doomed.forEach((it, i) => {
         const r = replies instanceof Error ? undefined : replies[i];
-        if (!r || !r.answered || (r.errno !== 0 && r.errno !== 19))
+        if (!r || !r.answered || (r.errno !== 0 && r.errno !== ENODEV))
           (it.error!.detail as Record<string, unknown>).rollback = [{ op: 'RTM_DELLINK', ifname: it.o.name, errno: r?.errno, error: replies instanceof Error ? replies.message : undefined }];
       });
     }

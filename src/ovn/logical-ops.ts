@@ -6,7 +6,6 @@
 import { randomInt } from 'node:crypto';
 import { AddressPlan, type SlotAddress } from '../addressing';
 import type { Operation, TypedOps } from '../ovsdb/operations';
-import type { SlotState } from '../slot';
 import { K, SCHEMA_VERSION } from '../ovs/switch-db';
 import type { LogicalSwitchPortRow, LogicalSwitchRow, NbTables } from './nb-db';
 
@@ -145,41 +144,4 @@ export function claimOps(x: TypedOps<NbTables>, ls: LogicalSwitchRow, a: SlotAdd
 /** Takes slot ports off the switch (the ports go with their last reference). */
 export function releaseOps(x: TypedOps<NbTables>, ls: LogicalSwitchRow, ports: LogicalSwitchPortRow[]): Operation[] {
   return ports.length ? [x.mutate('Logical_Switch', [['_uuid', '==', ls._uuid]], [['ports', 'delete', ports.map((p) => p._uuid)]])] : [];
-}
-
-/** What is known about a slot, here or on another host. */
-export interface SlotFacts {
-  /** Bound on this host. */
-  local: boolean;
-  /** Northbound: the port is bound and its flows installed (ovn-northd copies it from the Southbound). */
-  up: boolean;
-  /** Another host's chassis still exists in the Southbound (undefined: the Southbound was not asked). */
-  chassisExists?: boolean;
-  /** Local only: the target is gone, its veth (host end) is present and up, br-int has the port and ovn-controller installed it. */
-  targetGone?: boolean;
-  link?: 'up' | 'down' | 'missing';
-  portOnBridge?: boolean;
-  installed?: boolean;
-  /** Local only: the attaching process is alive (it may still be at work). */
-  ownerAlive?: boolean;
-}
-
-/**
- * - another host's slot: `up` as the Northbound says; `ghost` once its chassis is gone; else `down`;
- * - a local slot: `ghost` when the target or its veth is gone; `attaching` while its attach is in
- *   flight; `up` only when ovn-controller installed it and its link is up; else `down`.
- */
-export function slotState(f: SlotFacts): SlotState {
-  if (!f.local) {
-    if (f.chassisExists === false) return 'ghost';
-    return f.up ? 'up' : 'down';
-  }
-  if (f.targetGone) return 'ghost';
-  if (!f.portOnBridge || !f.installed) {
-    if (f.ownerAlive) return 'attaching';
-    if (f.link === 'missing') return 'ghost';
-    return 'down';
-  }
-  if (f.link === 'missing') return 'ghost';
-  return f.link === 'up' ? 'up' : 'down';
 }

@@ -22,9 +22,20 @@ import { OvsdbTransactionError } from '../ovsdb/results';
 import { selfOwner } from '../owner';
 import { deleteSwitchLinks, openSwitchNetns, plugVeth, reapLinks } from '../ovs/plumbing';
 import { SwitchDb } from '../ovs/switch-db';
-import { SlotBusy, type CleanupOptions, type CleanupReport, type RecordedOptions, type SlotEvent, type SlotRequest, type SwitchRealisation } from '../realisation';
-import type { ContainerRuntime } from '../runtime/container-runtime';
-import type { SlotInfo } from '../slot';
+import {
+  SlotBusy,
+  type CleanupReport,
+  type CleanupRequest,
+  type CreateSpec,
+  type OpenSpec,
+  type RealisationKind,
+  type RecordedOptions,
+  type SlotEvent,
+  type SlotReport,
+  type SlotRequest,
+  type SwitchRealisation,
+  type SwitchSpec,
+} from '../realisation';
 import { addBridgePort, integrationBridge, ovnTimeoutError, removeBridgePorts, waitInstalled } from './binding';
 import { encapMtu, readHostFacts, type OvnHostFacts } from './local-host';
 import { CLAIM_GUARD_PORT, CLAIM_GUARD_SWITCH, OK, claimOps, createSwitchOps, isOurSwitch, newGroup, planOf, releaseOps } from './logical-ops';
@@ -44,17 +55,28 @@ export interface OvnSwitchOptions {
   /** Network namespace of this host's ovs-vswitchd (where br-int and the slots' host ends live). */
   netns?: string;
   timeoutMs?: number;
-  runtime: () => ContainerRuntime;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 /** A claim lost with the connection, and known not to have committed, is sent again this often. */
 const CLAIM_RETRIES = 3;
 
+/** The OVN realisation for the switch factory: vswitches of the Northbound `ovn` names, seen from this host. */
+export function ovnSwitches(ovn: OvnOptions): RealisationKind {
+  return {
+    create: (local: OvsdbClient, plan: AddressPlan, o: CreateSpec) => {
+      if (o.uplink !== undefined) throw new UsageError('BAD_ARGUMENT', "an OVN vswitch takes no uplink: the host's integration bridge and tunnels are OVN's");
+      return OvnSwitch.create(local, plan, ovn, o);
+    },
+    open: (local: OvsdbClient, name: string, o: OpenSpec) => OvnSwitch.open(local, name, ovn, o),
+    list: (local: OvsdbClient, o: OpenSpec) => OvnSwitch.list(local, ovn, o),
+  };
+}
+
 export class OvnSwitch implements SwitchRealisation {
+  readonly spec: SwitchSpec;
   readonly name: string;
   readonly plan: AddressPlan;
-  readonly usermode: boolean;
   readonly mtu: number;
   readonly netns?: string;
   readonly group: number;
@@ -83,8 +105,9 @@ export class OvnSwitch implements SwitchRealisation {
     this.mtu = p.mtu;
     this.mtuSource = p.mtuSource;
     if (p.o.netns) this.netns = p.o.netns;
-    this.usermode = p.db.bridge(p.facts.bridge)?.datapath_type === 'netdev';
-    this.reader = new SlotReader({ name: this.name, plan, group, netns: this.netns, chassis: p.facts.chassis, bridge: p.facts.bridge, db: p.db, nb: p.nb, sbRef: p.sbRef, runtime: p.o.runtime, inflight: this.inflight });
+    const usermode = p.db.bridge(p.facts.bridge)?.datapath_type === 'netdev';
+    this.spec = { name: this.name, plan, usermode, mtu: this.mtu, group, ...(this.netns ? { netns: this.netns } : {}) };
+    this.reader = new SlotReader({ name: this.name, plan, group, netns: this.netns, chassis: p.facts.chassis, bridge: p.facts.bridge, db: p.db, nb: p.nb, sbRef: p.sbRef, inflight: this.inflight });
   }
 
   // ---- vswitches ---------------------------------------------------------------------------
@@ -231,7 +254,7 @@ export class OvnSwitch implements SwitchRealisation {
     return { portType: 'veth', ifname: p.external_ids.get(OK.ifname) ?? 'eth0', ...(mtu ? { mtu: Number(mtu) } : {}), externalIds, dualNic: false };
   }
 
-  async claim(n: number, r: SlotRequest): Promise<SlotInfo> {
+  async claim(n: number, r: SlotRequest): Promise<SlotReport> {
     if (r.portType !== 'veth') throw new UsageError('BAD_ARGUMENT', `an OVN vswitch plugs slots with veths only (portType "${r.portType}" is not supported)`);
     if (r.dualNic) throw new UsageError('BAD_ARGUMENT', 'an OVN vswitch has no second NIC (dualNic) per slot');
     if (r.vlan !== undefined) throw new UsageError('BAD_VLAN', 'an OVN vswitch has no access VLANs: each vswitch is its own logical switch');
@@ -244,7 +267,7 @@ export class OvnSwitch implements SwitchRealisation {
     }
   }
 
-  private async attach(n: number, r: SlotRequest): Promise<SlotInfo> {
+  private async attach(n: number, r: SlotRequest): Promise<SlotReport> {
     const ls = this.lsRow();
     const a = this.plan.addressOf(n);
     const held = this.nb.port(a.portName);
@@ -260,11 +283,11 @@ export class OvnSwitch implements SwitchRealisation {
     let vethMade = false;
     try {
       try {
-        await plugVeth({ switchNetns: sw, target: r.target.netns, nic: { portName: a.portName, ifname: r.ifname, mac: a.mac, addr: a }, mtu, group: this.group, owner, usermode: this.usermode });
+        await plugVeth({ switchNetns: sw, target: r.target.netns, nic: { portName: a.portName, ifname: r.ifname, mac: a.mac, addr: a }, mtu, group: this.group, owner, usermode: this.spec.usermode });
       } catch (e) {
         // A host end of that name left by a crashed attach of this slot: ours to reclaim once.
         if (!isEcdockError(e, 'LINK_EXISTS') || (e.detail as { side?: string } | undefined)?.side === 'peer' || !(await this.reader.reclaimOrphanLink(a.portName))) throw e;
-        await plugVeth({ switchNetns: sw, target: r.target.netns, nic: { portName: a.portName, ifname: r.ifname, mac: a.mac, addr: a }, mtu, group: this.group, owner, usermode: this.usermode });
+        await plugVeth({ switchNetns: sw, target: r.target.netns, nic: { portName: a.portName, ifname: r.ifname, mac: a.mac, addr: a }, mtu, group: this.group, owner, usermode: this.spec.usermode });
       }
       vethMade = true;
       crashPoint('ovn:veth-created');
@@ -289,7 +312,9 @@ export class OvnSwitch implements SwitchRealisation {
     }
     const p = this.nb.portByUuid(uuid);
     if (!p) throw new VSwitchError('NO_SUCH_SLOT', `slot ${n} was removed while it was being attached`);
-    return this.reader.describe(n, p, r.wait ? 'up' : 'attaching');
+    // Without wait, ovn-controller may not have installed it yet: an attach in flight, ours.
+    const facts = r.wait ? { installed: true, hostLink: 'up' as const } : { installed: false };
+    return { info: this.reader.describe(n, p, !r.wait), facts: { portType: 'veth', attaching: !r.wait, ...facts }, id: p._uuid };
   }
 
   /**
@@ -358,16 +383,16 @@ export class OvnSwitch implements SwitchRealisation {
     await this.unbind(n);
   }
 
-  slots(): Promise<SlotInfo[]> {
-    return this.reader.slots();
+  reports(): Promise<SlotReport[]> {
+    return this.reader.reports();
   }
 
-  slot(n: number): Promise<SlotInfo | undefined> {
-    return this.reader.slot(n);
+  report(n: number): Promise<SlotReport | undefined> {
+    return this.reader.slotReport(n);
   }
 
-  async cleanup(o: CleanupOptions): Promise<CleanupReport> {
-    const plan = await this.reader.cleanupPlan(o);
+  async cleanup(r: CleanupRequest): Promise<CleanupReport> {
+    const plan = await this.reader.cleanupPlan(r);
     await reapLinks(this.netns, this.group, plan.links);
     await removeBridgePorts(this.db, this.facts.bridge, plan.bridgePorts);
     await this.releasePorts(plan.logicalPorts);
@@ -375,7 +400,7 @@ export class OvnSwitch implements SwitchRealisation {
   }
 
   events(): AsyncIterableIterator<SlotEvent> {
-    return slotEvents(this.nb, this.name, (n, p) => this.reader.describe(n, p, p.up ? 'up' : 'down'));
+    return slotEvents(this.nb, this.name, (n, p) => ({ ...this.reader.describe(n, p), state: p.up ? 'up' : 'down' }));
   }
 
   toJSON(): Record<string, unknown> {
@@ -384,7 +409,7 @@ export class OvnSwitch implements SwitchRealisation {
       subnet: this.plan.subnet,
       gateway: this.plan.gateway,
       ...(this.plan.ipv6Prefix ? { ipv6Prefix: this.plan.ipv6Prefix } : {}),
-      usermode: this.usermode,
+      usermode: this.spec.usermode,
       mtu: this.mtu,
       ...(this.netns ? { netns: this.netns } : {}),
       ovn: { northbound: this.nb.client.url, chassis: this.facts.chassis },

@@ -1,7 +1,8 @@
 // Reading an OVN vswitch's slots: the Northbound says which slots exist and on which host; this
 // host's Open vSwitch and kernel say how its own slots are (br-int port, ovn-installed, veth,
-// target); the Southbound says which hosts still exist. Also decides what cleanup removes. The
-// meaning of the facts is slotState's (logical-ops.ts); this file only gathers them.
+// veth); the Southbound says which hosts still exist. Turns them into slot reports (facts, never a
+// verdict: the model decides states) and plans cleanup: the slots the model judged dead plus this
+// realisation's own leftovers.
 
 import type { AddressPlan } from '../addressing';
 import { slotFromPortName } from '../addressing';
@@ -11,12 +12,10 @@ import { ownerAlive } from '../owner';
 import { doomedGroup, openSwitchNetns, reapLinks, switchLinks } from '../ovs/plumbing';
 import { idsToObject, type SwitchDb } from '../ovs/switch-db';
 import type { PortRow } from '../ovsdb/schema/open-vswitch';
-import type { CleanupOptions, CleanupReport } from '../realisation';
-import type { ContainerRuntime } from '../runtime/container-runtime';
-import type { SlotInfo, SlotState, SlotTargetInfo } from '../slot';
-import { targetLiveness } from '../targets';
+import type { CleanupReport, CleanupRequest, SlotFacts, SlotReport } from '../realisation';
+import type { SlotInfo, SlotTargetInfo } from '../slot';
 import { isInstalled, isOurBridgePort } from './binding';
-import { OK, slotState, type SlotFacts } from './logical-ops';
+import { OK } from './logical-ops';
 import { chassisMonitor, type DbRef, type LogicalSwitchPortRow, type NbDb } from './nb-db';
 
 /** How long cleanup waits before it calls a veth with no owner and no port an orphan. */
@@ -32,7 +31,6 @@ export interface SlotReaderSpec {
   db: SwitchDb;
   nb: NbDb;
   sbRef: DbRef;
-  runtime: () => ContainerRuntime;
   /** Slots this process is attaching right now (cleanup leaves them alone). */
   inflight: ReadonlySet<number>;
 }
@@ -82,7 +80,8 @@ export class SlotReader {
     return { kind, ref, ...(name ? { name } : {}), netnsId: ids.get(OK.netnsId) ?? '' };
   }
 
-  describe(n: number, p: LogicalSwitchPortRow, state: SlotState): SlotInfo {
+  /** A slot's info without a verdict; `withOwner` names the attaching process (for a claim in flight). */
+  describe(n: number, p: LogicalSwitchPortRow, withOwner = false): Omit<SlotInfo, 'state' | 'error'> {
     const a = this.s.plan.addressOf(n);
     const ids = p.external_ids;
     const host = ids.get(OK.host);
@@ -99,9 +98,8 @@ export class SlotReader {
       ifname: ids.get(OK.ifname) ?? 'eth0',
       ...(mtu ? { mtu: Number(mtu) } : {}),
       ...(iface?.ofport !== undefined && iface.ofport > 0 ? { ofport: Number(iface.ofport) } : {}),
-      state,
       ...(target ? { target } : {}),
-      ...(state === 'attaching' && owner ? { owner } : {}),
+      ...(withOwner && owner ? { owner } : {}),
       externalIds: idsToObject(ids),
       ...(host ? { host } : {}),
     };
@@ -117,23 +115,37 @@ export class SlotReader {
     }
   }
 
-  private async facts(p: LogicalSwitchPortRow, links: Map<string, LinkInfo> | undefined, chassis: Set<string> | undefined): Promise<SlotFacts & { liveness?: string }> {
+  /**
+   * What is seen of one slot. Another host's: only what the cluster says. This host's: a claim
+   * without its br-int port, or not yet installed while its attaching process lives, is `attaching`
+   * (the owner decides, in cleanup, whether it is stale); else the br-int port, its ofport and
+   * error, ovn-installed and the veth.
+   */
+  private facts(p: LogicalSwitchPortRow, links: Map<string, LinkInfo> | undefined, chassis: Set<string> | undefined): SlotFacts {
     const host = p.external_ids.get(OK.host);
-    if (host !== this.s.chassis) return { local: false, up: p.up === true, ...(chassis && host ? { chassisExists: chassis.has(host) } : {}) };
-    const target = this.targetOf(p);
-    const liveness = target ? await targetLiveness(target, this.s.runtime) : 'gone';
+    if (host !== this.s.chassis) {
+      return { portType: 'veth', attaching: false, remote: { host: host ?? '', up: p.up === true, ...(chassis ? { chassisGone: !host || !chassis.has(host) } : {}) } };
+    }
     const link = links?.get(p.name);
     const bp = this.bridgePort(p.name);
+    const iface = bp ? this.s.db.iface(p.name) : undefined;
+    const installed = isInstalled(iface);
+    const attaching = !bp || (!installed && ownerAlive(p.external_ids.get(OK.owner)));
+    const ofport = iface?.ofport;
+    const error = iface?.error;
     return {
-      local: true,
-      up: p.up === true,
-      targetGone: liveness === 'gone',
-      liveness,
-      link: !link ? 'missing' : link.operState === 'up' || link.operState === 'unknown' ? 'up' : 'down',
-      portOnBridge: !!bp,
-      installed: isInstalled(this.s.db.iface(p.name)),
-      ownerAlive: ownerAlive(p.external_ids.get(OK.owner)),
+      portType: 'veth',
+      attaching,
+      installed,
+      hostLink: !link ? 'absent' : link.operState === 'up' || link.operState === 'unknown' ? 'up' : 'down',
+      ...(ofport !== undefined ? { ofport: Number(ofport) } : {}),
+      ...(typeof error === 'string' && error ? { portError: error } : {}),
     };
+  }
+
+  report(n: number, p: LogicalSwitchPortRow, links: Map<string, LinkInfo> | undefined, chassis: Set<string> | undefined): SlotReport {
+    const facts = this.facts(p, links, chassis);
+    return { info: this.describe(n, p, facts.attaching), facts, id: p._uuid };
   }
 
   private async localLinks(): Promise<Map<string, LinkInfo>> {
@@ -145,42 +157,43 @@ export class SlotReader {
     }
   }
 
-  /** Every slot on every host, with its state. */
-  async slots(): Promise<SlotInfo[]> {
-    const ports = this.ports();
-    const [links, chassis] = await Promise.all([this.localLinks(), ports.some((p) => p.external_ids.get(OK.host) !== this.s.chassis) ? this.chassisNames() : undefined]);
-    const out = await Promise.all(
-      ports.map(async (p) => {
-        const n = slotFromPortName(this.s.name, p.name)!;
-        if (!this.s.plan.isValidSlot(n)) return undefined;
-        return this.describe(n, p, slotState(await this.facts(p, links, chassis)));
-      }),
-    );
-    return out.filter((x): x is SlotInfo => x !== undefined).sort((a, b) => a.index - b.index);
+  private needsChassis(ports: LogicalSwitchPortRow[]): boolean {
+    return ports.some((p) => p.external_ids.get(OK.host) !== this.s.chassis);
   }
 
-  async slot(n: number): Promise<SlotInfo | undefined> {
+  /** Every slot on every host, with its facts. */
+  async reports(): Promise<SlotReport[]> {
+    const ports = this.ports();
+    const [links, chassis] = await Promise.all([this.localLinks(), this.needsChassis(ports) ? this.chassisNames() : undefined]);
+    const out: SlotReport[] = [];
+    for (const p of ports) {
+      const n = slotFromPortName(this.s.name, p.name)!;
+      if (this.s.plan.isValidSlot(n)) out.push(this.report(n, p, links, chassis));
+    }
+    return out.sort((a, b) => a.info.index - b.info.index);
+  }
+
+  async slotReport(n: number): Promise<SlotReport | undefined> {
     this.s.plan.checkSlot(n);
     const p = this.slotPort(n);
     if (!p) return undefined;
     const local = p.external_ids.get(OK.host) === this.s.chassis;
     const links = local ? await this.localLinks() : undefined;
     const chassis = local ? undefined : await this.chassisNames();
-    return this.describe(n, p, slotState(await this.facts(p, links, chassis)));
+    return this.report(n, p, links, chassis);
   }
 
   /**
    * What cleanup removes, and only ecdock's own:
-   * - on this host: slots whose target or veth is gone, claims whose attaching process died before
-   *   binding, br-int ports of ours with no logical port, veths of ours with neither (owner dead);
-   * - from any host: slots bound on a chassis the Southbound no longer has.
+   * - the slots the model judged dead (by report id: a slot re-made since is left alone);
+   * - on this host: claims whose attaching process died before binding, br-int ports of ours with
+   *   no logical port, veths of ours with neither (owner dead).
    */
-  async cleanupPlan(o: CleanupOptions): Promise<CleanupPlan> {
+  async cleanupPlan(r: CleanupRequest): Promise<CleanupPlan> {
     const report: CleanupReport = { ports: [], links: [], gateway: 'ok' };
     const plan: CleanupPlan = { report, links: [], bridgePorts: [], logicalPorts: [] };
     const links = await this.localLinks();
     const ports = this.ports();
-    const chassis = ports.some((p) => p.external_ids.get(OK.host) !== this.s.chassis) ? await this.chassisNames() : undefined;
     const drop = (p: LogicalSwitchPortRow, n: number, reason: CleanupReport['ports'][number]['reason']) => {
       plan.logicalPorts.push(p);
       report.ports.push({ slot: n, portName: p.name, reason });
@@ -189,21 +202,17 @@ export class SlotReader {
       if (bp) plan.bridgePorts.push(bp);
       if (links.has(p.name)) plan.links.push(p.name);
     };
+    const judged = new Map(r.remove.map((x) => [x.id, x]));
     for (const p of ports) {
       const n = slotFromPortName(this.s.name, p.name)!;
       if (this.s.inflight.has(n)) continue;
-      const f = await this.facts(p, links, chassis);
-      if (!f.local) {
-        if (f.chassisExists === false) drop(p, n, 'chassis-gone');
+      const verdict = judged.get(p._uuid);
+      if (verdict) {
+        drop(p, n, verdict.reason);
         continue;
       }
-      if (!f.portOnBridge) {
-        if (!f.ownerAlive) drop(p, n, 'stale-claim');
-        continue;
-      }
-      if (f.targetGone) drop(p, n, 'target-gone');
-      else if (f.link === 'missing' && this.targetOf(p)?.kind !== 'container') drop(p, n, 'link-gone');
-      else if (f.liveness === 'stopped' && o.stoppedContainers) drop(p, n, 'container-stopped');
+      // A claim on this host whose attach died before binding it (reported as attaching, so the model left it to us).
+      if (p.external_ids.get(OK.host) === this.s.chassis && !this.bridgePort(p.name) && !ownerAlive(p.external_ids.get(OK.owner))) drop(p, n, 'stale-claim');
     }
     // br-int ports of ours whose logical port is gone (a detach or rollback cut short).
     const names = new Set(ports.map((p) => p.name));

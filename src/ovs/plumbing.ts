@@ -24,6 +24,19 @@ export function doomedGroup(group: number): number {
   return (group ^ 0x80000000) >>> 0;
 }
 
+/** A slot veth's host end carries its creator in its alias (IFLA_IFALIAS): "ecdock <owner>". */
+const OWNER_ALIAS_PREFIX = 'ecdock ';
+
+/** The alias that marks a link with the process that made it (see src/owner.ts). */
+export function ownerAlias(owner: string): string {
+  return OWNER_ALIAS_PREFIX + owner;
+}
+
+/** The owner a slot link's alias names, or undefined when it has none yet (its creator is mid-way, or died there). */
+export function linkOwner(link: LinkInfo): string | undefined {
+  return link.alias?.startsWith(OWNER_ALIAS_PREFIX) ? link.alias.slice(OWNER_ALIAS_PREFIX.length) : undefined;
+}
+
 /** Veths created per createVeths call. */
 const VETH_CHUNK = 200;
 
@@ -99,7 +112,7 @@ export function plugVeth(r: PlugVethRequest): Promise<VethCreated> {
     ...(r.mtu !== undefined ? { mtu: r.mtu } : {}),
     group: r.group,
     up: true,
-    alias: `ecdock ${r.owner}`,
+    alias: ownerAlias(r.owner),
     ipv6LinkLocal: v6,
     peer: {
       netns: r.target,
@@ -147,8 +160,11 @@ const gatewayBatch = new TickBatch<NeighborSpec[], void>((key, lists) => {
   return together(lists.length, () => setNeighbors({ netns: ns, ifname: bridge, neighbors: lists.flat() })).finally(() => ns.close());
 });
 
-/** Moves an internal port's device from the vswitch's namespace into the target and configures it there. */
-export async function plugInternal(r: { switchNetns: Netns; target: Netns; nic: Nic; mtu?: number; usermode: boolean }): Promise<void> {
+/**
+ * Moves an internal port's device from the vswitch's namespace into the target and configures it
+ * there; `moved` runs in between (a crash point: the device is in the target, unconfigured).
+ */
+export async function plugInternal(r: { switchNetns: Netns; target: Netns; nic: Nic; mtu?: number; usermode: boolean; moved?: () => void }): Promise<void> {
   const { index } = await moveLink({
     netns: r.switchNetns,
     name: r.nic.portName,
@@ -158,6 +174,7 @@ export async function plugInternal(r: { switchNetns: Netns; target: Netns; nic: 
     ...(r.mtu !== undefined ? { mtu: r.mtu } : {}),
     ipv6LinkLocal: r.nic.addr?.ipv6 !== undefined,
   });
+  r.moved?.();
   await configureInterface({ netns: r.target, ifindex: index, ...nicConfig(r.nic, r.usermode) });
 }
 

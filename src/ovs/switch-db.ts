@@ -58,6 +58,11 @@ export interface SubmitResult {
   nextCfg: number;
 }
 
+/** A change to a row of the tables ecdock watches for slot events, typed by table. */
+export type SwitchRowChange =
+  | { table: 'Port'; uuid: string; old?: PortRow; new?: PortRow }
+  | { table: 'Interface'; uuid: string; old?: InterfaceRow; new?: InterfaceRow };
+
 const shared = new WeakMap<OvsdbClient, Promise<SwitchDb>>();
 
 export class SwitchDb {
@@ -150,6 +155,18 @@ export class SwitchDb {
   bridgeOfPort(portUuid: string): BridgeRow | undefined {
     for (const b of this.mon.rows('Bridge').values()) if (b.ports.includes(portUuid)) return b;
     return undefined;
+  }
+
+  /**
+   * Calls fn for every change to a Port or Interface row, typed (the replica decodes rows by the
+   * schema, so the cast is made here once). Returns the function that stops it.
+   */
+  onPortChange(fn: (c: SwitchRowChange) => void): () => void {
+    const listener = (c: { table: string }) => {
+      if (c.table === 'Port' || c.table === 'Interface') fn(c as SwitchRowChange);
+    };
+    this.mon.on('change', listener);
+    return () => this.mon.off('change', listener);
   }
 
   /** Runs operations in the next shared transaction (which also bumps next_cfg once). */

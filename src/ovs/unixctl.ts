@@ -1,11 +1,12 @@
 // ovs-appctl's protocol spoken directly: JSON-RPC 1.0 on a daemon's control socket, with the same
 // framing and message rules as OVSDB (so the OVSDB framer and adapter serve both). Used for what
-// OVSDB cannot say, such as static MAC table entries.
+// OVSDB cannot say, such as static MAC table entries. Failures carry UNIXCTL_* codes: this is
+// ovs-vswitchd's control socket, not the database, and a user debugging one must not look at the other.
 
 import { promises as fs } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { OvsdbError } from '../errors';
+import { VSwitchError, isEcdockError } from '../errors';
 import { JsonFramer } from '../ovsdb/framer';
 import { classify, describeRpcError, encodeRequest } from '../ovsdb/jsonrpc';
 
@@ -22,7 +23,7 @@ export function unixctl(ctlPath: string, calls: UnixctlCall[], timeoutMs = 5000)
     const results: (UnixctlResult | undefined)[] = new Array(calls.length).fill(undefined);
     let pending = calls.length;
     const sock = net.createConnection({ path: ctlPath });
-    const timer = setTimeout(() => fail(new OvsdbError('OVSDB_TIMEOUT', `${ctlPath} did not answer ${pending} of ${calls.length} control requests within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => fail(new VSwitchError('UNIXCTL_TIMEOUT', `${ctlPath} did not answer ${pending} of ${calls.length} control requests within ${timeoutMs} ms`)), timeoutMs);
     const done = () => {
       clearTimeout(timer);
       sock.destroy();
@@ -46,12 +47,12 @@ export function unixctl(ctlPath: string, calls: UnixctlCall[], timeoutMs = 5000)
       try {
         framer.push(d);
       } catch (e) {
-        fail(e);
+        fail(isEcdockError(e) || e instanceof SyntaxError ? new VSwitchError('UNIXCTL_PROTOCOL', `${ctlPath} sent a malformed reply: ${(e as Error).message}`, { cause: e }) : e);
       }
     });
-    sock.on('error', (e) => fail(new OvsdbError('OVSDB_UNREACHABLE', `cannot talk to the control socket ${ctlPath}: ${e.message}`, { cause: e })));
+    sock.on('error', (e) => fail(new VSwitchError('UNIXCTL_UNREACHABLE', `cannot talk to the control socket ${ctlPath}: ${e.message}`, { cause: e })));
     sock.on('close', () => {
-      if (pending) fail(new OvsdbError('OVSDB_CONNECTION_LOST', `${ctlPath} closed with ${pending} control requests unanswered`));
+      if (pending) fail(new VSwitchError('UNIXCTL_CONNECTION_LOST', `${ctlPath} closed with ${pending} control requests unanswered`));
     });
     if (!calls.length) {
       done();
@@ -88,4 +89,45 @@ export async function findVswitchdCtl(dbUrl: string): Promise<string | undefined
     /* no pidfile */
   }
   return undefined;
+}
+
+/** Whether ovs-vswitchd runs: 'unknown' when that cannot be told from here (a remote database). */
+export type DaemonState = 'running' | 'stopped' | 'unknown';
+
+function canConnect(ctlPath: string, timeoutMs: number): Promise<boolean | undefined> {
+  return new Promise((resolve) => {
+    const sock = net.createConnection({ path: ctlPath });
+    const timer = setTimeout(() => finish(undefined), timeoutMs);
+    const finish = (v: boolean | undefined) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(v);
+    };
+    sock.on('connect', () => finish(true));
+    sock.on('error', () => finish(false));
+  });
+}
+
+/**
+ * Whether the ovs-vswitchd of the OVS whose database is at `dbUrl` is running, told without a
+ * process and without asking it anything: its control socket accepts a connection (a killed
+ * daemon leaves the socket file, which then refuses), or, when it has none, the run dir is OVS's
+ * (ovsdb-server's pidfile is there) and so ovs-vswitchd would have one if it ran. The database
+ * cannot say: a stopped ovs-vswitchd leaves every row (ofport, link_state) as it was.
+ */
+export async function vswitchdState(dbUrl: string, timeoutMs = 1000): Promise<DaemonState> {
+  const first = dbUrl.split(',')[0] ?? '';
+  if (!first.startsWith('unix:')) return 'unknown';
+  const ctl = await findVswitchdCtl(dbUrl);
+  if (ctl) {
+    const ok = await canConnect(ctl, timeoutMs);
+    return ok === undefined ? 'unknown' : ok ? 'running' : 'stopped';
+  }
+  const dir = path.dirname(first.slice('unix:'.length));
+  try {
+    await fs.access(path.join(dir, 'ovsdb-server.pid'));
+    return 'stopped';
+  } catch {
+    return 'unknown';
+  }
 }

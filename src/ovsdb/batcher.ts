@@ -1,7 +1,7 @@
 // Folds concurrent writers into few transactions. Every submit() that arrives in the same tick,
 // or while a transaction is in flight, joins the next transaction; results are split back by op
 // index. ovsdb-server commits 1000 ports in one transaction in ~80 ms and ovs-vswitchd then
-// reconfigures once (DESIGN.md), where 1000 transactions would cost 1000 round trips and 1000
+// reconfigures once, where 1000 transactions would cost 1000 round trips and 1000
 // reconfigurations.
 //
 // One submitter's failure must not fail the others. A failure at operation k belongs to the

@@ -2,10 +2,10 @@
 // it takes table-updates (v1) or table-updates2 (v2/v3) objects and returns the row changes it
 // made, so it can be tested without a server.
 //
-// update2 rules (ovsdb.md §2.7): `initial`/`insert` omit columns that hold their default value;
+// update2 rules: `initial`/`insert` omit columns that hold their default value;
 // `modify` sends, per changed column, the new value for columns of at most one element, the
 // symmetric difference for sets, and for maps the keys present on one side only plus changed keys
-// with their new value. Rows are replaced, never mutated in place, so the `old` row of a change
+// with their new value (a map with max 1, like any single-element column, gets its new value). Rows are replaced, never mutated in place, so the `old` row of a change
 // stays what it was.
 
 import { OvsdbError } from '../errors';
@@ -153,6 +153,9 @@ export function applyColumnDiff(type: ColumnType, current: unknown, diff: unknow
       return [...out];
     }
     case 'map': {
+      // Like every column of at most one element, a map with max 1 gets its new value, not a diff
+      // (ovsdb-server's monitor and OVS's own IDL agree; the differential test pins it).
+      if (type.max === 1) return decodeDatum(type, diff);
       const out = new Map<Atom, Atom>(current instanceof Map ? (current as Map<Atom, Atom>) : []);
       if (!Array.isArray(diff) || diff[0] !== 'map' || !Array.isArray(diff[1])) throw inconsistent('map diff is not a map', diff);
       for (const pair of diff[1] as unknown[]) {

@@ -1,5 +1,5 @@
 // OvsdbClient: one long-lived OVSDB session that survives the server going away. It owns the
-// session set-up that every (re)connect repeats (ovsdb.md §5.2): the _Server check for clustered
+// session set-up that every (re)connect repeats: the _Server check for clustered
 // databases, db-change awareness, locks, and every monitor — so callers see one client whose
 // caches stay right across reconnects.
 
@@ -201,7 +201,7 @@ export class OvsdbClient extends EventEmitter {
     const schema = await this.getSchema(db);
     const specs = normalizeMonitorTables(schema, tables, opts.where);
     const mon = new Monitor<T>(this.monitorHost, `m${this.nextMonitorId++}`, db, schema, specs);
-    this.monitors.set(mon.id, mon as Monitor<object>);
+    this.monitors.set(mon.id, mon as unknown as Monitor<object>);
     try {
       await this.withConnection(async (conn) => mon.subscribe(conn, await this.getSchema(db), this.timeoutMs || undefined));
     } catch (e) {
@@ -216,7 +216,7 @@ export class OvsdbClient extends EventEmitter {
     return this.call('echo', args, {
       map: (r) => {
         if (!Array.isArray(r)) throw protocol('echo result is not an array', r);
-        return r;
+        return r as unknown[];
       },
     });
   }

@@ -5,7 +5,7 @@
 // Every inbound message is dispatched synchronously, in arrival order, and a request may carry a
 // `map` that runs inside the dispatcher before later messages are looked at. The monitor cache
 // depends on that: a monitor reply and the update that follows it can sit in one chunk, and the
-// reply's initial rows must be in the cache before that update is applied (ovsdb.md §2.8).
+// reply's initial rows must be in the cache before that update is applied.
 
 import type { Duplex } from 'node:stream';
 import { OvsdbError, UsageError, type EcdockError } from '../errors';
@@ -320,9 +320,19 @@ export class Connection {
       }
       case 'request': {
         const r = m.message;
-        // Answer probes at once, even in the middle of a burst of updates (ovsdb.md §5.4).
-        if (r.method === 'echo') this.write(encode(success(r.id, r.params ?? [])));
-        else this.write(encode(failure(r.id, 'unknown method')));
+        // Answer probes at once, even in the middle of a burst of updates.
+        if (r.method !== 'echo') this.write(encode(failure(r.id, 'unknown method')));
+        else {
+          // Echo what was sent; params we could not send back (a subnormal real, which the codec
+          // refuses on the way out) get an error reply instead of failing the session.
+          let reply: string;
+          try {
+            reply = encode(success(r.id, r.params ?? []));
+          } catch {
+            reply = encode(failure(r.id, 'echo parameters cannot be sent back'));
+          }
+          this.write(reply);
+        }
         return;
       }
       case 'notification':

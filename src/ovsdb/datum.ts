@@ -1,5 +1,5 @@
 // Between OVSDB wire datums (RFC 7047 §5.1) and natural TypeScript values, driven by the column
-// type. The column type is needed in both directions (ovsdb.md §2.5): the server sends a set of
+// type. The column type is needed in both directions: the server sends a set of
 // one element as the bare atom, so ["uuid","…"] is either a uuid or a set of one uuid, and only
 // the schema says which.
 //
@@ -206,21 +206,21 @@ export function decodeDatum(type: ColumnType, w: unknown): Value {
   switch (type.kind) {
     case 'atom':
       if (Array.isArray(w) && w[0] === 'set') {
-        const a = w[1];
+        const a: unknown = w[1];
         if (Array.isArray(a) && a.length === 1) return decodeAtom(type.key, a[0]);
         throw malformed('single value', w);
       }
       return decodeAtom(type.key, w);
     case 'optional':
       if (Array.isArray(w) && w[0] === 'set') {
-        const a = w[1];
+        const a: unknown = w[1];
         if (!Array.isArray(a) || a.length > 1) throw malformed('optional value', w);
         return a.length ? decodeAtom(type.key, a[0]) : undefined;
       }
       return decodeAtom(type.key, w);
     case 'set':
       if (Array.isArray(w) && w[0] === 'set') {
-        const a = w[1];
+        const a: unknown = w[1];
         if (!Array.isArray(a)) throw malformed('set', w);
         const out = new Array<Atom>(a.length);
         for (let i = 0; i < a.length; i++) out[i] = decodeAtom(type.key, a[i]);

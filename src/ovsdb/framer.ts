@@ -1,5 +1,5 @@
 // Splits the OVSDB byte stream into JSON texts. OVSDB writes JSON values back to back with no
-// delimiter or length prefix (ovsdb.md §2.2), so the only way to find a message's end is to track
+// delimiter or length prefix, so the only way to find a message's end is to track
 // nesting depth, string and escape state byte by byte. This module does that and nothing else:
 // parsing and JSON-RPC live in jsonrpc.ts.
 //

@@ -2,7 +2,7 @@
 export { OvsdbClient } from './client';
 export type { ConnectOptions, ReconnectOptions, TransactOptions } from './client';
 export { Monitor } from './monitor';
-export type { MonitorTableSpec, MonitorTables, MonitorSelect, RowHandler } from './monitor';
+export type { MonitorTableSpec, MonitorTables, MonitorSelect, RowHandler, MonitorChange } from './monitor';
 export type { RowChange } from './cache';
 export { TransactionBatcher } from './batcher';
 export type { BatcherOptions, BatchResult } from './batcher';

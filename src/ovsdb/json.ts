@@ -84,7 +84,7 @@ function check(v: unknown, path: string, depth: number): boolean {
         for (let i = 0; i < v.length; i++) if (check(v[i], `${path}[${i}]`, depth + 1)) big = true;
         return big;
       }
-      const proto = Object.getPrototypeOf(v);
+      const proto: unknown = Object.getPrototypeOf(v);
       if (proto !== Object.prototype && proto !== null) {
         refuse(path, `a ${(v as object).constructor?.name ?? 'non-plain'} object (only arrays and plain objects are JSON)`);
       }

@@ -1,6 +1,6 @@
 // The one place that knows how OVSDB's JSON-RPC 1.0 differs from JSON-RPC 2.0. Messages are
 // modelled with jsonrpc-lite's classes, but neither its serializer nor its parser can be used on
-// the wire (ovsdb.md §1.1, §2.3):
+// the wire:
 //  - ovsdb-server drops the connection for any unknown member, so the `jsonrpc: "2.0"` member
 //    jsonrpc-lite writes must never be sent;
 //  - `params` must always be an array, notifications carry `"id": null`;
@@ -51,7 +51,7 @@ export function encode(message: RequestObject | NotificationObject | SuccessObje
     return stringifyJson({ id: message.id, result: message.result, error: null }, 'message');
   }
   const err = message.error as JsonRpcError;
-  return stringifyJson({ id: message.id, result: null, error: err.data ?? err.message }, 'message');
+  return stringifyJson({ id: message.id, result: null, error: (err.data as unknown) ?? err.message }, 'message');
 }
 
 /**

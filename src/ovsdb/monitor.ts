@@ -1,6 +1,6 @@
 // A monitor: one subscription to a database's tables, and the replica it keeps current. The
 // subscription survives reconnects — the client re-issues it on every new session, and the
-// replica is rebuilt from the new initial dump with only the differences reported (ovsdb.md §5.2).
+// replica is rebuilt from the new initial dump with only the differences reported.
 
 import { EventEmitter } from 'node:events';
 import { OvsdbError } from '../errors';
@@ -83,6 +83,33 @@ export function normalizeMonitorTables(schema: DatabaseSchema, tables: MonitorTa
   return out;
 }
 
+/**
+ * A change to a row of one of a monitor's tables. With generated row types it is a union by
+ * table, so testing `change.table === 'Port'` types `old` and `new` as PortRow.
+ */
+export type MonitorChange<T> = { [K in Extract<keyof T, string>]: RowChange<T[K]> & { table: K } }[Extract<keyof T, string>];
+
+/**
+ * Events: `change` for every row inserted, modified or deleted (after the initial dump); `update`
+ * with all the changes of one update notification; `resync` with the differences found when the
+ * subscription was rebuilt after a reconnect.
+ */
+export interface Monitor<T extends object = Record<string, Row>> {
+  on(event: 'change', listener: (change: MonitorChange<T>) => void): this;
+  on(event: 'update' | 'resync', listener: (changes: MonitorChange<T>[]) => void): this;
+  /** Untyped rows, as before typed events (a listener declared with `RowChange`). */
+  on(event: 'change', listener: (change: RowChange) => void): this;
+  on(event: 'update' | 'resync', listener: (changes: RowChange[]) => void): this;
+  once(event: 'change', listener: (change: MonitorChange<T>) => void): this;
+  once(event: 'update' | 'resync', listener: (changes: MonitorChange<T>[]) => void): this;
+  once(event: 'change', listener: (change: RowChange) => void): this;
+  once(event: 'update' | 'resync', listener: (changes: RowChange[]) => void): this;
+  off(event: 'change', listener: (change: MonitorChange<T>) => void): this;
+  off(event: 'update' | 'resync', listener: (changes: MonitorChange<T>[]) => void): this;
+  off(event: 'change', listener: (change: RowChange) => void): this;
+  off(event: 'update' | 'resync', listener: (changes: RowChange[]) => void): this;
+}
+
 export class Monitor<T extends object = Record<string, Row>> extends EventEmitter {
   readonly db: string;
   /** The monitor id on the wire (the same across reconnects). */
@@ -156,8 +183,8 @@ export class Monitor<T extends object = Record<string, Row>> extends EventEmitte
    */
   onRow<K extends Extract<keyof T, string>>(table: K, fn: RowHandler<T[K]>, o: { existing?: boolean } = {}): () => void {
     const tc = this.replica.table(table);
-    const listener = (c: RowChange): void => {
-      if (c.table === table) fn(c.old as T[K] | undefined, c.new as T[K] | undefined, c as unknown as RowChange<T[K]>);
+    const listener = (c: MonitorChange<T>): void => {
+      if (c.table === table) fn(c.old as T[K] | undefined, c.new as T[K] | undefined, c as RowChange<T[K]>);
     };
     this.on('change', listener);
     if (o.existing) for (const [uuid, row] of tc.rows) fn(undefined, row as T[K], { table, uuid, new: row as T[K] });
@@ -174,7 +201,8 @@ export class Monitor<T extends object = Record<string, Row>> extends EventEmitte
   waitFor<R>(predicate: () => R | undefined | false | null, timeoutMs: number): Promise<R> {
     if (this.ended) return Promise.reject(this.ended);
     return new Promise<R>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
+      // Set after the first check, so held in an object the callbacks read when they run.
+      const deadline: { timer?: NodeJS.Timeout } = {};
       const w: Waiter = {
         check: () => {
           let v: R | undefined | false | null;
@@ -182,25 +210,25 @@ export class Monitor<T extends object = Record<string, Row>> extends EventEmitte
             v = predicate();
           } catch (e) {
             this.waiters.delete(w);
-            if (timer) clearTimeout(timer);
+            if (deadline.timer) clearTimeout(deadline.timer);
             reject(e);
             return true;
           }
           if (v === undefined || v === false || v === null) return false;
           this.waiters.delete(w);
-          if (timer) clearTimeout(timer);
+          if (deadline.timer) clearTimeout(deadline.timer);
           resolve(v);
           return true;
         },
         fail: (e) => {
           this.waiters.delete(w);
-          if (timer) clearTimeout(timer);
+          if (deadline.timer) clearTimeout(deadline.timer);
           reject(e);
         },
       };
       if (w.check()) return;
       this.waiters.add(w);
-      timer = setTimeout(
+      deadline.timer = setTimeout(
         () => w.fail(new OvsdbError('OVSDB_TIMEOUT', `the awaited state did not appear in ${this.db} within ${timeoutMs} ms`, { detail: { timeoutMs } })),
         timeoutMs,
       );

@@ -317,10 +317,10 @@ export function ops<T = unknown>(schema: TypedSchema<T>): TypedOps<TablesOf<T>> 
         ...(w.timeout !== undefined ? { timeout: w.timeout } : {}),
       });
     },
-    commit: op.commit,
-    abort: op.abort,
-    comment: op.comment,
-    assert: op.assert,
+    commit: (durable) => op.commit(durable),
+    abort: () => op.abort(),
+    comment: (text) => op.comment(text),
+    assert: (lock) => op.assert(lock),
     where(table, conditions) {
       const tb = t(table);
       return conditions.map((c) => encodeConditionFor(tb, c));

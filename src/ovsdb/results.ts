@@ -1,5 +1,5 @@
-// Turning what ovsdb-server answers into results or typed errors. Two layers fail differently
-// (ovsdb.md §1.3-1.4, §2.6): a JSON-RPC error (a string such as "unknown method" or "canceled",
+// Turning what ovsdb-server answers into results or typed errors. Two layers fail differently:
+// a JSON-RPC error (a string such as "unknown method" or "canceled",
 // or an {error, details} object) rejects the whole request, while a failed transaction is a
 // *successful* reply whose result array holds {error, details} at the first failing operation —
 // or, for a commit-time failure, one element past the last operation.
@@ -73,7 +73,7 @@ export function checkTransactResult(operations: readonly Operation[], result: un
   // Fast path: every slot is an object without `error`, and there is no commit error.
   let failed = -1;
   for (let i = 0; i < result.length; i++) {
-    const r = result[i];
+    const r: unknown = result[i];
     if (!isObj(r) || r.error !== undefined) {
       failed = i;
       break;
@@ -83,7 +83,7 @@ export function checkTransactResult(operations: readonly Operation[], result: un
     if (result.length === n) return result as OperationResult[];
     throw new OvsdbError('OVSDB_PROTOCOL', `OVSDB protocol error: transact returned ${result.length} results for ${n} operations`, { detail: result });
   }
-  const r = result[failed];
+  const r: unknown = result[failed];
   if (failed >= n) {
     // The (n+1)th element: the commit failed after every operation succeeded.
     const e = isObj(r) ? r : {};

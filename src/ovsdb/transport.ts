@@ -1,4 +1,4 @@
-// OVSDB connection methods (ovsdb.md §2.1): `unix:PATH`, `tcp:HOST[:PORT]`, `ssl:HOST[:PORT]`,
+// OVSDB connection methods: `unix:PATH`, `tcp:HOST[:PORT]`, `ssl:HOST[:PORT]`,
 // IPv6 literals in brackets, and comma-separated lists for clusters. Opening a socket and telling
 // apart why it failed (no socket, no permission, refused, TLS) lives here too.
 

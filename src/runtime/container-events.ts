@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { isEcdockError, RuntimeError, type EcdockError } from '../errors';
 import { CONTAINER_EVENT_ACTIONS, type ContainerEvent, type ContainerEventAction } from './container-runtime';
+import { AsyncQueue } from '../async-queue';
 
 /** One connection to the runtime's event endpoint. */
 export interface EventConnection {
@@ -74,7 +75,7 @@ export class ContainerEvents extends EventEmitter implements AsyncIterable<Conta
   private unclaimed: ContainerEvent[] = [];
   private iterated = false;
   private delivered = 0;
-  private readonly iterators = new Set<EventQueue>();
+  private readonly iterators = new Set<AsyncQueue<ContainerEvent>>();
   private failure?: EcdockError;
   private readonly readyPromise: Promise<void>;
   private resolveReady!: () => void;
@@ -117,7 +118,7 @@ export class ContainerEvents extends EventEmitter implements AsyncIterable<Conta
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ContainerEvent> {
-    const q = new EventQueue(() => {
+    const q = new AsyncQueue<ContainerEvent>(() => {
       this.iterators.delete(q);
       this.close();
     });
@@ -328,63 +329,4 @@ export function decodeDockerEvent(raw: unknown): ContainerEvent | undefined {
   if (attrs.exitCode !== undefined && /^-?\d+$/.test(attrs.exitCode)) ev.exitCode = Number(attrs.exitCode);
   if (attrs.signal !== undefined) ev.signal = String(attrs.signal);
   return ev;
-}
-
-/** One iterator's queue. */
-class EventQueue implements AsyncIterator<ContainerEvent> {
-  private items: ContainerEvent[] = [];
-  private waiting?: { resolve: (r: IteratorResult<ContainerEvent>) => void; reject: (e: unknown) => void };
-  private ended = false;
-  private error?: Error;
-  private readonly onReturn: () => void;
-
-  constructor(onReturn: () => void) {
-    this.onReturn = onReturn;
-  }
-
-  push(ev: ContainerEvent): void {
-    if (this.ended) return;
-    if (this.waiting) {
-      const w = this.waiting;
-      this.waiting = undefined;
-      w.resolve({ value: ev, done: false });
-    } else this.items.push(ev);
-  }
-
-  end(): void {
-    this.ended = true;
-    if (this.waiting && this.items.length === 0) {
-      const w = this.waiting;
-      this.waiting = undefined;
-      w.resolve({ value: undefined, done: true });
-    }
-  }
-
-  fail(e: Error): void {
-    this.error = e;
-    this.ended = true;
-    if (this.waiting) {
-      const w = this.waiting;
-      this.waiting = undefined;
-      w.reject(e);
-    }
-  }
-
-  next(): Promise<IteratorResult<ContainerEvent>> {
-    if (this.items.length) return Promise.resolve({ value: this.items.shift()!, done: false });
-    if (this.error !== undefined) {
-      const e = this.error;
-      this.error = undefined;
-      return Promise.reject(e);
-    }
-    if (this.ended) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
-  }
-
-  return(): Promise<IteratorResult<ContainerEvent>> {
-    this.items = [];
-    this.end();
-    this.onReturn();
-    return Promise.resolve({ value: undefined, done: true });
-  }
 }

@@ -261,11 +261,11 @@ describe('ec (CLI) without Docker', function () {
       const before = (await sh('ip', ['netns', 'list'])).stdout;
       const r = await ec(['demo'], { timeoutMs: 60_000 });
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /FROM \\ TO\s+10\.0\.0\.1\s+10\.0\.0\.2\s+10\.0\.0\.3\s+10\.0\.0\.254 \(gw\)/);
-      for (const n of [1, 2, 3]) assert.match(r.stdout, new RegExp(`slot ${n} 10\\.0\\.0\\.${n}(\\s+[✓·]){4}\\n`));
-      assert.equal((r.stdout.match(/✓/g) ?? []).length, 9);
+      assert.match(r.stdout, /FROM \\ TO\s+10\.0\.0\.1\s+10\.0\.0\.2\s+10\.0\.0\.3\s+10\.0\.0\.254 \(gw\)\s+TCP 256K to slots/);
+      for (const n of [1, 2, 3]) assert.match(r.stdout, new RegExp(`slot ${n} 10\\.0\\.0\\.${n}(\\s+[✓·]){4}\\s+✓ 2/2\\n`));
+      assert.equal((r.stdout.match(/✓/g) ?? []).length, 12);
       assert.doesNotMatch(r.stdout, /✗/);
-      assert.match(r.stdout, /all 9 pings answered/);
+      assert.match(r.stdout, /all 9 pings answered; all 6 TCP transfers arrived whole/);
       assert.match(r.stderr, /nothing left behind/);
       const after = (await sh('ip', ['netns', 'list'])).stdout;
       const mine = (s: string) => s.split('\n').filter((l) => l.startsWith('ecdemo-'));

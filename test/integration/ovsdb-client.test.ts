@@ -186,7 +186,7 @@ describe('ovsdb client against ovsdb-server (real)', function () {
         let updates = 0;
         mon.on('update', () => updates++);
         const r = await c.transact(DB, addPort('br0', 'p2', { tag: 20 }));
-        // Updates caused by our transaction arrive before its reply (ovsdb.md §2.8).
+        // Updates caused by our transaction arrive before its reply (ovsdb-server(7)).
         const p2 = mon.get('Port', insertedUuid(r[1])!);
         assert.equal(p2?.tag, 20);
         assert.ok(mon.findBy('Bridge', 'name', 'br0')!.ports.includes(insertedUuid(r[1])!));

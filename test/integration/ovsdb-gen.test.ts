@@ -22,12 +22,21 @@ export function networks(p: LogicalRouterPortRow): readonly string[] { return p.
 export async function watch(c: OvsdbClient): Promise<void> {
   const mon = await c.monitor<OvnNorthboundTables>('OVN_Northbound', { Logical_Switch: ['name', 'ports'] });
   mon.onRow('Logical_Switch', (old, now) => { void (old?.name ?? now?.ports.length); });
+  mon.on('change', (c) => { if (c.table === 'Logical_Switch') { const n: string | undefined = c.new?.name; void n; } });
   const r: Row | undefined = undefined; void r;
 }
-`;
-const MISUSE = `import { ops } from 'ecdock';
-import { ovnNorthboundSchema } from './nb';
-export const x = ops(ovnNorthboundSchema).insert('Logical_Router_Port', { name: 'lrp0', networks: 5 });
+// Misuse must not compile: an unused @ts-expect-error fails the build.
+// @ts-expect-error networks is a set of strings
+export const bad1 = b.insert('Logical_Router_Port', { name: 'lrp0', networks: 5 });
+// @ts-expect-error no such table
+export const bad2 = b.insert('Logical_Swich', {});
+// @ts-expect-error no such column
+export const bad3 = b.update('Logical_Switch', [], { nam: 'x' });
+export function bad4(p: LogicalRouterPortRow): void {
+  // @ts-expect-error an optional column may be undefined
+  const s: string = p.peer;
+  void s;
+}
 `;
 
 describe('ecdock-ovsdb-types (the shipped generator)', function () {
@@ -51,7 +60,7 @@ describe('ecdock-ovsdb-types (the shipped generator)', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('prints types for OVN Northbound that compile under tsc --strict with imports from ecdock', async () => {
+  it('prints types for OVN Northbound that compile under tsc --strict with imports from ecdock, and catch misuse', async () => {
     const r = await sh('node', [CLI, NB]);
     assert.equal(r.stderr, '');
     assert.match(r.stdout, /^import type \{ TypedSchema \} from 'ecdock';$/m);
@@ -62,13 +71,6 @@ describe('ecdock-ovsdb-types (the shipped generator)', function () {
     writeFileSync(path.join(dir, 'use.ts'), USE);
     const tsc = await sh('node', [TSC, '-p', dir], { allowFail: true, timeoutMs: 150_000 });
     assert.equal(tsc.code, 0, tsc.stdout + tsc.stderr);
-  });
-
-  it('the generated types reject a wrong value at compile time', async () => {
-    writeFileSync(path.join(dir, 'use.ts'), MISUSE);
-    const tsc = await sh('node', [TSC, '-p', dir], { allowFail: true, timeoutMs: 150_000 });
-    assert.notEqual(tsc.code, 0);
-    assert.match(tsc.stdout, /use\.ts\(3,\d+\): error TS2322: Type 'number' is not assignable to type 'readonly string\[\]'/);
   });
 
   it('reads a live server schema with --db URL DBNAME, and matches the shipped OVN Northbound types', async () => {

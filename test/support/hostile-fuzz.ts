@@ -20,6 +20,7 @@ import { JsonFramer } from '../../src/ovsdb/framer';
 import { classify } from '../../src/ovsdb/jsonrpc';
 import { normalizeSchema } from '../../src/ovsdb/schema';
 import { openVswitchSchema } from '../../src/ovsdb/schema/open-vswitch';
+import { nlattr, nlmsg } from './netlink-bytes';
 
 /** Fails (throws) unless `e` is an EcdockError with one of `codes`. */
 export function expectTyped(e: unknown, codes: readonly string[], where: string): void {
@@ -241,14 +242,6 @@ export function replicaProperty() {
 
 // ---- rtnetlink -------------------------------------------------------------------------------
 
-function nlattr(type: number, data: Buffer): Buffer {
-  const b = Buffer.alloc((4 + data.length + 3) & ~3);
-  b.writeUInt16LE(Math.min(0xffff, 4 + data.length), 0);
-  b.writeUInt16LE(type, 2);
-  data.copy(b, 4);
-  return b;
-}
-
 /** Attribute trees with plausible types, random lengths and random nesting, sometimes with a lying length. */
 const attrs: fc.Arbitrary<Buffer> = fc.letrec<{ tree: Buffer; one: Buffer }>((tie) => ({
   one: fc.oneof(
@@ -275,17 +268,7 @@ const nlMessage = fc
     attrs,
     fc.option(fc.integer({ min: 0, max: 0xffffffff }), { nil: undefined }),
   )
-  .map(([type, flags, seq, fixed, body, lie]) => {
-    const payload = Buffer.concat([Buffer.from(fixed), body]);
-    const len = 16 + payload.length;
-    const b = Buffer.alloc((len + 3) & ~3);
-    b.writeUInt32LE(lie ?? len, 0);
-    b.writeUInt16LE(type, 4);
-    b.writeUInt16LE(flags, 6);
-    b.writeUInt32LE(seq, 8);
-    payload.copy(b, 16);
-    return b;
-  });
+  .map(([type, flags, seq, fixed, body, lie]) => nlmsg(type, flags, seq, Buffer.concat([Buffer.from(fixed), body]), lie === undefined ? {} : { length: lie }));
 
 /** Decodes every message the way the transport and verbs do. */
 function decodeAll(b: Buffer): void {

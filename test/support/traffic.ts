@@ -4,7 +4,11 @@
 // for `ip netns` namespaces, Docker and Podman containers (`/proc/PID/ns/net`) and OVN hosts, with
 // nothing installed in the image. IPv6 addresses work the same way.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { sh } from './env';
+
+/** The system python: a version manager's shim on PATH (pyenv) is a shell script that takes seconds to start under load. */
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 /** A namespace as a path: `/var/run/netns/NAME`, `/proc/PID/ns/net`, or anything with a `path`. */
 export type NetnsLike = string | { path: string };
@@ -79,7 +83,7 @@ function inNetns(ns: NetnsLike, args: string[]) {
 
 /** Starts the python server in `ns` and resolves once it listens; `result` is its one output line. */
 function startServer(ns: NetnsLike, bind: string, port: number, mode: 'tcp' | 'udp', timeoutS: number, count = 1) {
-  const child = inNetns(ns, ['python3', '-c', SERVER, bind, String(port), mode, String(timeoutS), String(count)]);
+  const child = inNetns(ns, [PYTHON, '-c', SERVER, bind, String(port), mode, String(timeoutS), String(count)]);
   let out = '';
   let err = '';
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
@@ -107,7 +111,7 @@ function startServer(ns: NetnsLike, bind: string, port: number, mode: 'tcp' | 'u
 
 export interface TrafficOptions {
   port?: number;
-  /** Seconds each side waits before giving up. */
+  /** Seconds each side waits before giving up (upper bounds: nothing waits when traffic flows). */
   timeoutS?: number;
 }
 
@@ -117,10 +121,10 @@ export interface TrafficOptions {
  */
 export async function tcpBulk(server: NetnsLike, client: NetnsLike, address: string, bytes = 2_000_000, o: TrafficOptions = {}): Promise<number> {
   const port = o.port ?? 5201;
-  const timeoutS = o.timeoutS ?? 10;
+  const timeoutS = o.timeoutS ?? 20;
   const srv = startServer(server, address.includes(':') ? '::' : '0.0.0.0', port, 'tcp', timeoutS);
   await srv.ready;
-  await sh('nsenter', [`--net=${nsPath(client)}`, '--', 'python3', '-c', CLIENT, address, String(port), 'tcp', String(timeoutS), String(bytes)], {
+  await sh('nsenter', [`--net=${nsPath(client)}`, '--', PYTHON, '-c', CLIENT, address, String(port), 'tcp', String(timeoutS), String(bytes)], {
     timeoutMs: (timeoutS + 5) * 1000,
     allowFail: true,
   });
@@ -131,9 +135,11 @@ export async function tcpBulk(server: NetnsLike, client: NetnsLike, address: str
 export async function udpEcho(server: NetnsLike, client: NetnsLike, address: string, count = 5, o: TrafficOptions = {}): Promise<number> {
   const port = o.port ?? 5202;
   const timeoutS = o.timeoutS ?? 5;
-  const srv = startServer(server, address.includes(':') ? '::' : '0.0.0.0', port, 'udp', timeoutS, count);
+  // The server waits longer than the client's whole run: on a loaded machine the client's python
+  // can take seconds to start, and a server that gave up first would read as lost datagrams.
+  const srv = startServer(server, address.includes(':') ? '::' : '0.0.0.0', port, 'udp', timeoutS * 4, count);
   await srv.ready;
-  const r = await sh('nsenter', [`--net=${nsPath(client)}`, '--', 'python3', '-c', CLIENT, address, String(port), 'udp', String(timeoutS), String(count)], {
+  const r = await sh('nsenter', [`--net=${nsPath(client)}`, '--', PYTHON, '-c', CLIENT, address, String(port), 'udp', String(timeoutS), String(count)], {
     timeoutMs: (timeoutS * 4 + 5) * 1000,
     allowFail: true,
   });
@@ -143,7 +149,7 @@ export async function udpEcho(server: NetnsLike, client: NetnsLike, address: str
 
 /** An HTTP/1.0 GET sent from `client` (for a server already running, e.g. busybox httpd); resolves to the raw response. */
 export async function httpGet(client: NetnsLike, address: string, port = 80, path = '/', timeoutS = 5): Promise<string> {
-  const r = await sh('nsenter', [`--net=${nsPath(client)}`, '--', 'python3', '-c', CLIENT, address, String(port), 'http', String(timeoutS), path], {
+  const r = await sh('nsenter', [`--net=${nsPath(client)}`, '--', PYTHON, '-c', CLIENT, address, String(port), 'http', String(timeoutS), path], {
     timeoutMs: (timeoutS + 5) * 1000,
     allowFail: true,
   });

@@ -10,44 +10,7 @@ import { replaceRouteRequest, checkRoute, decodeRoute } from '../../src/netlink/
 import { collect, frame, type Reply } from '../../src/netlink/transport';
 import { newVethRequest } from '../../src/netlink/veth';
 import { parseMac } from '../../src/netlink/validate';
-
-/** A kernel-style message: header with seq, then body. */
-function msg(type: number, flags: number, seq: number, body: Buffer): Buffer {
-  const len = 16 + body.length;
-  const b = Buffer.alloc((len + 3) & ~3);
-  b.writeUInt32LE(len, 0);
-  b.writeUInt16LE(type, 4);
-  b.writeUInt16LE(flags, 6);
-  b.writeUInt32LE(seq, 8);
-  body.copy(b, 16);
-  return b;
-}
-
-function tlv(type: number, data: Buffer): Buffer {
-  const b = Buffer.alloc((4 + data.length + 3) & ~3);
-  b.writeUInt16LE(4 + data.length, 0);
-  b.writeUInt16LE(type, 2);
-  data.copy(b, 4);
-  return b;
-}
-
-/** NLMSG_ERROR as the kernel sends it with CAP_ACK (+ ext-ack TLVs). */
-function errorMsg(seq: number, error: number, o: { text?: string; offs?: number; orig?: Buffer } = {}): Buffer {
-  const e = Buffer.alloc(4);
-  e.writeInt32LE(error, 0);
-  const orig = Buffer.alloc(16);
-  orig.writeUInt32LE(o.orig ? 16 + o.orig.length : 16, 0);
-  const tlvs: Buffer[] = [];
-  if (o.text !== undefined) tlvs.push(tlv(C.NLMSGERR_ATTR_MSG, Buffer.from(o.text + '\0')));
-  if (o.offs !== undefined) {
-    const u = Buffer.alloc(4);
-    u.writeUInt32LE(o.offs, 0);
-    tlvs.push(tlv(C.NLMSGERR_ATTR_OFFS, u));
-  }
-  const flags = (o.orig ? 0 : C.NLM_F_CAPPED) | (tlvs.length ? C.NLM_F_ACK_TLVS : 0);
-  const payload = o.orig ? Buffer.concat([o.orig, Buffer.alloc(((o.orig.length + 3) & ~3) - o.orig.length)]) : Buffer.alloc(0); // the kernel pads the echoed request
-  return msg(C.NLMSG_ERROR, flags, seq, Buffer.concat([e, orig, payload, ...tlvs]));
-}
+import { nlerror, nlmsg } from '../support/netlink-bytes';
 
 describe('netlink message codec (no root)', () => {
   it('encodes RTM_SETLINK up by index to the exact bytes ip(8) sends', () => {
@@ -109,14 +72,14 @@ describe('netlink message codec (no root)', () => {
   });
 
   it('decodes NLMSG_ERROR: ack, capped error with extended ack, uncapped error with the request echoed', () => {
-    const [ok] = splitMessages(errorMsg(5, 0));
+    const [ok] = splitMessages(nlerror(5, 0));
     assert.deepEqual(parseAck(ok), { error: 0 });
-    const [capped] = splitMessages(errorMsg(6, -34, { text: 'Attribute failed policy validation', offs: 60 }));
+    const [capped] = splitMessages(nlerror(6, -34, { text: 'Attribute failed policy validation', offs: 60 }));
     assert.deepEqual(parseAck(capped), { error: -34, message: 'Attribute failed policy validation', offset: 60 });
-    const [full] = splitMessages(errorMsg(7, -22, { orig: Buffer.alloc(21, 0xaa), text: 'bad' }));
+    const [full] = splitMessages(nlerror(7, -22, { orig: Buffer.alloc(21, 0xaa), text: 'bad' }));
     assert.deepEqual(parseAck(full), { error: -22, message: 'bad' });
     const done = Buffer.alloc(4);
-    assert.deepEqual(parseAck(splitMessages(msg(C.NLMSG_DONE, C.NLM_F_MULTI, 8, done))[0]), { error: 0 });
+    assert.deepEqual(parseAck(splitMessages(nlmsg(C.NLMSG_DONE, C.NLM_F_MULTI, 8, done))[0]), { error: 0 });
   });
 
   it('groups a reply stream by request: dumps, echoes, interrupted dumps, unanswered requests', () => {
@@ -125,10 +88,10 @@ describe('netlink message codec (no root)', () => {
     assert.equal(bytes.readUInt32LE(8 + 32), seqs[1]);
     const link = new MessageBuilder(C.RTM_NEWLINK, 0, ifinfomsg({ index: 4, flags: C.IFF_UP })).str(C.IFLA_IFNAME, 'IFLA_IFNAME', 'eth0').finish().bytes;
     const stream = Buffer.concat([
-      errorMsg(seqs[0], 0),
-      msg(C.RTM_NEWLINK, C.NLM_F_MULTI | C.NLM_F_DUMP_INTR, seqs[1], link.subarray(16)),
-      msg(C.NLMSG_DONE, C.NLM_F_MULTI, seqs[1], Buffer.alloc(4)),
-      msg(C.NLMSG_DONE, C.NLM_F_MULTI, 999, Buffer.alloc(4)), // someone else's: ignored
+      nlerror(seqs[0], 0),
+      nlmsg(C.RTM_NEWLINK, C.NLM_F_MULTI | C.NLM_F_DUMP_INTR, seqs[1], link.subarray(16)),
+      nlmsg(C.NLMSG_DONE, C.NLM_F_MULTI, seqs[1], Buffer.alloc(4)),
+      nlmsg(C.NLMSG_DONE, C.NLM_F_MULTI, 999, Buffer.alloc(4)), // someone else's: ignored
     ]);
     const out = collect(reqs, seqs, stream);
     assert.deepEqual(out.map((r) => [r.answered, r.errno]), [[true, 0], [true, 0], [false, 0]]);
@@ -159,12 +122,12 @@ describe('netlink message codec (no root)', () => {
   });
 
   it('detects truncated framing at every cut point', () => {
-    const whole = Buffer.concat([errorMsg(1, 0), errorMsg(2, -17, { text: 'x' })]);
+    const whole = Buffer.concat([nlerror(1, 0), nlerror(2, -17, { text: 'x' })]);
     for (let cut = 1; cut < whole.length; cut++) {
       const part = whole.subarray(0, cut);
       try {
         splitMessages(part);
-        assert.ok(cut === errorMsg(1, 0).length, `cut ${cut} accepted`);
+        assert.ok(cut === nlerror(1, 0).length, `cut ${cut} accepted`);
       } catch (e) {
         assert.ok(isEcdockError(e, 'NETLINK_PROTOCOL'));
       }

@@ -1,10 +1,10 @@
-// The OVN realisation's pure part: the Northbound rows of a vswitch and what a slot's facts mean.
+// The OVN realisation's pure part: the Northbound rows of a vswitch (what a slot's facts mean: slot-state.test.ts).
 import { strict as assert } from 'node:assert';
 import { AddressPlan } from '../../src/addressing';
 import { ops } from '../../src/ovsdb/operations';
 import type { TypedSchema } from '../../src/ovsdb/schema';
 import { readFileSync } from 'node:fs';
-import { OK, claimOps, createSwitchOps, gatewayRouterPort, gatewaySwitchPort, isOurSwitch, lspAddress, planIds, planOf, slotState, CLAIM_GUARD_PORT, CLAIM_GUARD_SWITCH } from '../../src/ovn/logical-ops';
+import { OK, claimOps, createSwitchOps, gatewayRouterPort, gatewaySwitchPort, isOurSwitch, lspAddress, planIds, planOf, CLAIM_GUARD_PORT, CLAIM_GUARD_SWITCH } from '../../src/ovn/logical-ops';
 import type { LogicalSwitchRow, NbTables } from '../../src/ovn/nb-db';
 
 const NB_SCHEMA = '/usr/share/ovn/ovn-nb.ovsschema';
@@ -66,21 +66,5 @@ describe('ovn logical-ops (pure)', () => {
       assert.equal(ids.get('app'), 'x');
       assert.equal(o[3].op, 'mutate');
     });
-  });
-
-  it('slot states tell the truth', () => {
-    // another host's slot
-    assert.equal(slotState({ local: false, up: true }), 'up');
-    assert.equal(slotState({ local: false, up: false }), 'down');
-    assert.equal(slotState({ local: false, up: true, chassisExists: false }), 'ghost');
-    // a local slot is up only when installed and its link is up
-    const ok = { local: true, up: true, portOnBridge: true, installed: true, link: 'up' as const, ownerAlive: true };
-    assert.equal(slotState(ok), 'up');
-    assert.equal(slotState({ ...ok, installed: false }), 'attaching');
-    assert.equal(slotState({ ...ok, installed: false, ownerAlive: false }), 'down');
-    assert.equal(slotState({ ...ok, portOnBridge: false, ownerAlive: false, link: 'missing' }), 'ghost');
-    assert.equal(slotState({ ...ok, link: 'down' }), 'down');
-    assert.equal(slotState({ ...ok, link: 'missing' }), 'ghost');
-    assert.equal(slotState({ ...ok, targetGone: true }), 'ghost');
   });
 });

@@ -1,4 +1,4 @@
-// The replica applies update2 diffs by column type (ovsdb.md §2.7) and rebuilds without stale rows.
+// The replica applies update2 diffs by column type (ovsdb-server(7)) and rebuilds without stale rows.
 import * as assert from 'node:assert/strict';
 import { Replica, applyColumnDiff } from '../../src/ovsdb/cache';
 import { normalizeColumnType, normalizeSchema } from '../../src/ovsdb/schema';
@@ -58,6 +58,13 @@ describe('ovsdb cache (replica)', () => {
     // mutate delete "" → the default element goes away.
     r.applyUpdate2({ NetFlow: { [U1]: { modify: { targets: ['set', ['']] } } } });
     assert.deepEqual(r.table('NetFlow').rows.get(U1)!.targets, ['1.2.3.4:5']);
+  });
+
+  it('gives a map with max 1 its new value, not a diff (as for every single-element column)', () => {
+    const t = normalizeColumnType({ key: 'string', value: 'real', min: 1, max: 1 });
+    assert.deepEqual(applyColumnDiff(t, new Map([['q', 3.5]]), ['map', [['', 1]]]), new Map([['', 1]]));
+    const o = normalizeColumnType({ key: 'string', value: 'string', min: 0, max: 1 });
+    assert.deepEqual(applyColumnDiff(o, new Map([['a', 'b']]), ['map', []]), new Map());
   });
 
   it('applies a set diff given as a bare atom (one element toggled)', () => {

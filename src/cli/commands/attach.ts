@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { VSwitchError } from '../../errors';
 import { action } from '../action';
 import { addGlobalOptions } from '../context';
-import { containerOfSlot } from '../containers';
+import { containerOfSlot } from '../../in-slot';
 
 export function attachCommand(): Command {
   const cmd = new Command('attach')
@@ -23,7 +23,8 @@ export function attachCommand(): Command {
       const vs = await ctx.vswitch();
       vs.addressOf(n); // SLOT_OUT_OF_RANGE before anything else
       const docker = ctx.docker();
-      const c = await containerOfSlot(vs, docker, n, await vs.slot(n));
+      const slot = await vs.slot(n);
+      const c = await containerOfSlot(vs, n, { runtime: docker, ...(slot ? { slot } : {}) });
       if (!c) throw new VSwitchError('NO_SUCH_CONTAINER', `slot ${n} of ${vs.name} holds no container (ec list shows what each slot holds)`, { detail: { slot: n } });
       ctx.out.note(`attached to ${c.name}; detach with ${opts.detachKeys}`);
       const r = await docker.attach(c.id, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, detachKeys: opts.detachKeys });

@@ -7,7 +7,7 @@ import { RuntimeError, isEcdockError } from '../../errors';
 import { VSwitch, type CleanupReport } from '../../vswitch';
 import { action } from '../action';
 import { addGlobalOptions } from '../context';
-import { labelledContainers } from '../containers';
+import { labelledContainers } from '../../in-slot';
 import { formatTable } from '../output';
 
 interface Removed {
@@ -49,7 +49,7 @@ export function cleanupCommand(): Command {
       }
       const doomed = new Map<string, Awaited<ReturnType<typeof labelledContainers>>>();
       if (dockerUp && !opts.keepContainers) {
-        for (const vs of switches) doomed.set(vs.name, (await labelledContainers(docker, vs)).filter((c) => c.state === 'exited' || c.state === 'dead'));
+        for (const vs of switches) doomed.set(vs.name, (await labelledContainers(vs, { runtime: docker })).filter((c) => c.state === 'exited' || c.state === 'dead'));
       }
       const total = switches.length + [...doomed.values()].reduce((a, l) => a + l.length, 0);
       const bar = ctx.out.progress(total, 'cleaning up', { minItems: 10 });

@@ -1,7 +1,8 @@
 // ec demo: everything on a fresh machine, no Docker needed: a private OVS (sandbox), a userspace
-// vswitch demo0 on 10.0.0.254/24, three network namespaces in slots 1-3, a ping matrix, and a
-// teardown that runs however the demo ends (failure, ctrl-c). The namespaces and pings come from
-// the sandbox module, the one place in ecdock that runs tools.
+// vswitch demo0 on 10.0.0.254/24, three network namespaces in slots 1-3, a ping matrix with a TCP
+// column (a small transfer to every other slot, byte count checked: ping alone once hid that TCP
+// and UDP were dropped), and a teardown that runs however the demo ends (failure, ctrl-c). The
+// namespaces, pings and transfers come from the sandbox module, the one place that runs tools.
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import { EcdockError } from '../../errors';
@@ -17,6 +18,9 @@ import { SLOT_COLUMNS, slotRow } from '../slot-view';
 import { ovnDemo } from './demo-ovn';
 
 const SLOTS = [1, 2, 3];
+/** Bytes sent over TCP from every slot to every other slot. */
+const TCP_BYTES = 256 * 1024;
+const TCP_PORT = 5300;
 
 export interface PingResult {
   from: number;
@@ -25,15 +29,26 @@ export interface PingResult {
   ok: boolean;
 }
 
+export interface TcpResult {
+  from: number;
+  to: number;
+  address: string;
+  bytes: number;
+  /** Bytes that arrived (ok when all of them did). */
+  received: number;
+  ok: boolean;
+}
+
 export function demoCommand(): Command {
   const cmd = new Command('demo')
-    .summary('sandbox + vswitch + three slots + ping matrix, then tear down (no Docker needed)')
+    .summary('sandbox + vswitch + three slots + ping and TCP matrix, then tear down (no Docker needed)')
     .description(
       'Show ecdock end to end on this machine, leaving nothing behind: start a private OVS (userspace\n' +
         'datapath, its own network namespace), create vswitch demo0 on 10.0.0.254/24, plug three network\n' +
-        'namespaces into slots 1-3, ping every slot and the gateway from every slot, print the matrix, and\n' +
-        'tear everything down (also on failure or ctrl-c). Needs root, Open vSwitch and iproute2.\n' +
-        'Exits 0 when every ping answered, 6 otherwise.',
+        'namespaces into slots 1-3, ping every slot and the gateway from every slot, send 256 KiB over TCP\n' +
+        'from every slot to every other slot, print the matrix, and tear everything down (also on failure\n' +
+        'or ctrl-c). Needs root, Open vSwitch and iproute2.\n' +
+        'Exits 0 when every ping answered and every transfer arrived whole, 6 otherwise.',
     );
   cmd.option('--ovn', 'across hosts: a private OVN with three simulated hosts, one slot on each, ping and TCP matrix');
   addGlobalOptions(cmd, { except: ['db', 'vswitch', 'slot', 'netns', 'ovnNb'] });
@@ -82,7 +97,7 @@ export function demoCommand(): Command {
         for (const [i, n] of SLOTS.entries()) slots.push((await vs.attach({ slot: n, target: { netns: `/var/run/netns/${namespaces[i]}` } })).info);
         check();
         if (!ctx.out.json && !ctx.out.quiet) ctx.out.stdout.write(formatTable(SLOT_COLUMNS, slots.map(slotRow)) + '\n');
-        ctx.out.note('4. ping matrix: every slot pings every other slot and the gateway...');
+        ctx.out.note('4. ping matrix: every slot pings every other slot and the gateway, and sends 256 KiB over TCP to every other slot...');
         const jobs: Promise<PingResult>[] = [];
         for (const [i, from] of SLOTS.entries()) {
           for (const to of [...SLOTS, 'gateway' as const]) {
@@ -93,19 +108,38 @@ export function demoCommand(): Command {
         }
         const pings = await Promise.all(jobs);
         check();
-        const ok = pings.every((p) => p.ok);
-        const header = ['FROM \\ TO', ...SLOTS.map((n) => vs!.addressOf(n).ipv4), `${vs.plan.gateway} (gw)`];
+        // One transfer at a time per receiving slot (each listens on its own port per sender).
+        const tcp: TcpResult[] = [];
+        for (const [j, to] of SLOTS.entries()) {
+          const address = vs.addressOf(to).ipv4;
+          const senders = SLOTS.map((from, i) => ({ from, i })).filter((x) => x.from !== to);
+          const got = await Promise.all(senders.map(({ from, i }) => made[i]!.tcpSendTo(made[j]!, address, TCP_PORT + from, TCP_BYTES)));
+          senders.forEach(({ from }, k) => tcp.push({ from, to, address, bytes: TCP_BYTES, received: got[k]!, ok: got[k] === TCP_BYTES }));
+          check();
+        }
+        const ok = pings.every((p) => p.ok) && tcp.every((t) => t.ok);
+        const tcpCol = 'TCP 256K to slots';
+        const gwCol = `${vs.plan.gateway} (gw)`;
+        const header = ['FROM \\ TO', ...SLOTS.map((n) => vs!.addressOf(n).ipv4), gwCol, tcpCol];
         const rows = SLOTS.map((from) => {
           const row: Record<string, string> = { 'FROM \\ TO': `slot ${from} ${vs!.addressOf(from).ipv4}` };
           for (const to of [...SLOTS, 'gateway' as const]) {
-            const col = to === 'gateway' ? header[header.length - 1]! : vs!.addressOf(to).ipv4;
+            const col = to === 'gateway' ? gwCol : vs!.addressOf(to).ipv4;
             row[col] = to === from ? '·' : pings.find((p) => p.from === from && p.to === to)!.ok ? '✓' : '✗';
           }
+          const mine = tcp.filter((t) => t.from === from);
+          const good = mine.filter((t) => t.ok).length;
+          row[tcpCol] = `${good === mine.length ? '✓' : '✗'} ${good}/${mine.length}`;
           return row;
         });
+        const badPings = pings.filter((p) => !p.ok).length;
+        const badTcp = tcp.filter((t) => !t.ok).length;
+        const summary =
+          (badPings ? `${badPings} of ${pings.length} pings failed` : `all ${pings.length} pings answered`) +
+          (badTcp ? `; ${badTcp} of ${tcp.length} TCP transfers did not arrive whole` : `; all ${tcp.length} TCP transfers arrived whole`);
         ctx.out.result(
-          formatTable(header, rows) + (ok ? `all ${pings.length} pings answered` : `${pings.filter((p) => !p.ok).length} of ${pings.length} pings failed`),
-          { vswitch: vs.toJSON(), slots, pings, ok },
+          formatTable(header, rows) + summary,
+          { vswitch: vs.toJSON(), slots, pings, tcp, ok },
           { always: true },
         );
         return ok ? EXIT.ok : EXIT.failed;

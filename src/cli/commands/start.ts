@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { EcdockError } from '../../errors';
 import { action } from '../action';
 import { addGlobalOptions, parseIntOption } from '../context';
-import { startInSlot } from '../containers';
+import { startInSlot } from '../../in-slot';
 import { slotLine } from '../slot-view';
 import { stopSlot } from './stop';
 
@@ -66,7 +66,8 @@ export function startCommand(): Command {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        const started = await startInSlot(vs, ctx.docker(), {
+        const started = await startInSlot(vs, {
+          runtime: ctx.docker(),
           ...(ctx.slotOption !== undefined ? { slot: ctx.slotOption } : {}),
           image,
           args: rest ?? [],

@@ -1,43 +1,13 @@
 // ec stop SLOT [--no-rm]: frees the slot and stops (and removes) its container, like ecDock's stop.
 import { Command } from 'commander';
-import { VSwitchError, isEcdockError } from '../../errors';
-import type { ContainerInfo } from '../../runtime/container-runtime';
+import { stopInSlot, type Stopped } from '../../in-slot';
 import { action } from '../action';
 import { addGlobalOptions, parseIntOption, type Context } from '../context';
-import { containerOfSlot } from '../containers';
 import type { VSwitch } from '../../vswitch';
 
-export interface Stopped {
-  detached: boolean;
-  container?: ContainerInfo;
-  removed: boolean;
-}
-
-/** Detaches slot n and stops its container; removes the container unless keep. */
-export async function stopSlot(ctx: Context, vs: VSwitch, n: number, o: { keep?: boolean; timeoutS?: number } = {}): Promise<Stopped> {
-  vs.plan.checkSlot(n);
-  const slot = await vs.slot(n);
-  const needsDocker = !slot || slot.target?.kind === 'container';
-  const docker = ctx.docker();
-  const container = needsDocker ? await containerOfSlot(vs, docker, n, slot) : undefined;
-  if (!slot && !container) throw new VSwitchError('NO_SUCH_SLOT', `slot ${n} of ${vs.name} is not attached and holds no container`, { detail: { slot: n } });
-  let detached = false;
-  if (slot) {
-    // The slot goes first: a follower seeing the container die and go then has nothing to do.
-    try {
-      await vs.detach(n);
-      detached = true;
-    } catch (e) {
-      if (!isEcdockError(e, 'NO_SUCH_SLOT')) throw e;
-    }
-  }
-  let removed = false;
-  if (container) {
-    ctx.out.note(`stopping container ${container.name}...`);
-    await docker.stop(container.id, o.timeoutS !== undefined ? { timeoutS: o.timeoutS } : {});
-    if (!o.keep) removed = await docker.remove(container.id, { force: true });
-  }
-  return { detached, removed, ...(container ? { container } : {}) };
+/** Detaches slot n and stops its container (stopInSlot), with a progress note. */
+export function stopSlot(ctx: Context, vs: VSwitch, n: number, o: { keep?: boolean; timeoutS?: number } = {}): Promise<Stopped> {
+  return stopInSlot(vs, n, { ...o, runtime: ctx.docker(), onStopping: (c) => ctx.out.note(`stopping container ${c.name}...`) });
 }
 
 export function stopCommand(): Command {

@@ -80,7 +80,7 @@ async function loadSchema(a: CliArgs): Promise<{ schema: DatabaseSchema; source:
   try {
     schema = JSON.parse(text) as DatabaseSchema;
   } catch (e) {
-    throw new Error(`${a.file} is not JSON: ${(e as Error).message}`);
+    throw new Error(`${a.file} is not JSON: ${(e as Error).message}`, { cause: e });
   }
   if (!schema || typeof schema !== 'object' || typeof schema.name !== 'string' || typeof schema.tables !== 'object') {
     throw new Error(`${a.file} is not an OVSDB schema (no "name" and "tables")`);

@@ -1,0 +1,87 @@
+// The OVSDB connection and the vswitch of one plugin call. A call is one short process, so the
+// connection does not reconnect and fails fast; the vswitch is opened if it exists (its plan must
+// be the configured one) and created otherwise.
+
+import { AddressPlan } from '../addressing';
+import { VSwitchError, isEcdockError } from '../errors';
+import type { OvsdbClient } from '../ovsdb/client';
+import type { VSwitch } from '../vswitch';
+import { CNI_CODE, CniError } from './cni-error';
+import type { NetConf } from './config';
+
+// Generous: runtimes start many plugin processes at once, and a busy ovsdb-server answers late.
+const CONNECT_TIMEOUT_MS = 20_000;
+
+export async function connect(conf: NetConf): Promise<OvsdbClient> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { OvsdbClient } = require('../ovsdb/client') as typeof import('../ovsdb/client');
+  return OvsdbClient.connect(conf.db, { timeoutMs: CONNECT_TIMEOUT_MS, reconnect: false, ...(conf.tls ? { tls: conf.tls } : {}) });
+}
+
+function loadVSwitch(): typeof import('../vswitch').VSwitch {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('../vswitch') as typeof import('../vswitch')).VSwitch;
+}
+
+/** Refuses what this build cannot realise (an OVN-backed vswitch before its realisation exists) as a configuration error, before anything is touched. */
+export function checkSupported(conf: NetConf): void {
+  if (!conf.ovn) return;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    (require('../switch-factory') as typeof import('../switch-factory')).realisationFor({ ovn: conf.ovn });
+  } catch (e) {
+    throw new CniError(CNI_CODE.INVALID_CONFIG, `"ovn" is set, but ${(e as Error).message}`, isEcdockError(e) ? e.code : 'BAD_ARGUMENT', { ovn: conf.ovn });
+  }
+}
+
+function checkPlan(vs: VSwitch, conf: NetConf): void {
+  if (!conf.subnet) return;
+  const want = AddressPlan.parse(conf.vswitch, conf.subnet, conf.ipv6Prefix);
+  const sameMode = conf.usermode === undefined || conf.usermode === vs.usermode;
+  if (!vs.plan.equals(want) || !sameMode) {
+    throw new VSwitchError(
+      'VSWITCH_PLAN_MISMATCH',
+      `vswitch ${vs.name} exists with ${vs.plan.cidr}${vs.plan.ipv6Prefix ? ` and ${vs.plan.ipv6Prefix}` : ''} (${vs.usermode ? 'userspace' : 'kernel'} datapath), ` +
+        `but this network configures ${want.cidr}${want.ipv6Prefix ? ` and ${want.ipv6Prefix}` : ''}${conf.usermode !== undefined ? ` (${conf.usermode ? 'userspace' : 'kernel'} datapath)` : ''}; ` +
+        `make the configuration match or use another vswitch name`,
+      { detail: { existing: vs.plan.toJSON(), configured: want.toJSON() } },
+    );
+  }
+}
+
+/** Opens the vswitch or creates it; `create: false` only opens (undefined when it does not exist). */
+export async function openVswitch(ovs: OvsdbClient, conf: NetConf, create = true): Promise<VSwitch | undefined> {
+  const VSwitch = loadVSwitch();
+  try {
+    const vs = await VSwitch.open(ovs, conf.vswitch, openOptions(conf));
+    checkPlan(vs, conf);
+    return vs;
+  } catch (e) {
+    if (!isEcdockError(e, 'NO_SUCH_VSWITCH')) throw e;
+    if (!create) return undefined;
+  }
+  if (!conf.subnet) {
+    throw new CniError(CNI_CODE.INVALID_CONFIG, `vswitch ${conf.vswitch} does not exist and the configuration has no "subnet" to create it with; add "subnet", e.g. "10.0.0.254/24"`, 'NO_SUCH_VSWITCH');
+  }
+  try {
+    return await VSwitch.create(ovs, {
+      name: conf.vswitch,
+      subnet: conf.subnet,
+      usermode: !!conf.usermode,
+      ...(conf.ipv6Prefix ? { ipv6Prefix: conf.ipv6Prefix } : {}),
+      ...(conf.mtu !== undefined ? { mtu: conf.mtu } : {}),
+      ...(conf.switchNetns ? { netns: conf.switchNetns } : {}),
+      ...(conf.ovn ? { ovn: conf.ovn } : {}),
+    });
+  } catch (e) {
+    // Another plugin process created it at the same moment: use theirs.
+    if (!isEcdockError(e, 'VSWITCH_EXISTS')) throw e;
+    const vs = await VSwitch.open(ovs, conf.vswitch, openOptions(conf));
+    checkPlan(vs, conf);
+    return vs;
+  }
+}
+
+function openOptions(conf: NetConf): { ovn?: { northbound: string } } {
+  return conf.ovn ? { ovn: conf.ovn } : {};
+}
