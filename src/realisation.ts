@@ -10,7 +10,8 @@
 // Today's realisation is a bridge of the local Open vSwitch (src/ovs/: Port/Interface rows claimed
 // in one transaction, veths or internal ports plumbed over rtnetlink). A second one (OVN: a
 // Logical_Switch_Port per slot, bound by iface-id on the host's br-int) implements this same
-// interface and is picked in src/switch-factory.ts; nothing in src/vswitch.ts changes for it.
+// interface and is picked in src/switch-factory.ts (src/ovn/); the model tells the two apart only by
+// the facts they report.
 //
 // Writing a realisation:
 // - `spec` is fixed at open time; the model copies it to the VSwitch it hands out.

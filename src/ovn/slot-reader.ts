@@ -1,6 +1,6 @@
 // Reading an OVN vswitch's slots: the Northbound says which slots exist and on which host; this
-// host's Open vSwitch and kernel say how its own slots are (br-int port, ovn-installed, veth,
-// veth); the Southbound says which hosts still exist. Turns them into slot reports (facts, never a
+// host's Open vSwitch and kernel say how its own slots are (br-int port, ovn-installed, veth);
+// the Southbound says which hosts still exist. Turns them into slot reports (facts, never a
 // verdict: the model decides states) and plans cleanup: the slots the model judged dead plus this
 // realisation's own leftovers.
 
