@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   NAME_TAKEN: 'conflict',
   NOT_OURS: 'conflict',
   SLOT_ON_OTHER_HOST: 'conflict',
+  FOREIGN_PORTS: 'conflict',
   LOCK_NOT_HELD: 'conflict',
   // missing things
   NO_SUCH_VSWITCH: 'not-found',

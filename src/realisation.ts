@@ -82,12 +82,24 @@ export interface SlotFacts {
   portType: PortType;
   /** Claimed by an attach still in flight, or by one that crashed (SlotInfo.owner names it). */
   attaching: boolean;
+  /** Whether the switch's datapath daemon (ovs-vswitchd) runs; undefined when it cannot be told. */
+  switchDaemon?: 'running' | 'stopped';
   /** Why the switch could not add the port (OVS Interface.error), if it says. */
   portError?: string;
   /** The switch's port number: > 0 it has the port, -1 it failed, undefined not (yet) known. */
   ofport?: number;
+  /** The port's link as the switch sees it (OVS Interface.link_state), if it says. */
+  portLink?: 'up' | 'down';
   /** The slot's link on the switch's side (veth host end): present up/down, or absent. Undefined when the port type has none. */
   hostLink?: 'up' | 'down' | 'absent';
+  /** An internal port's device is back in the switch's namespace instead of the target's (its daemon restarted and made it anew). */
+  deviceInSwitch?: boolean;
+  /**
+   * The slot's interface inside the target: up (with carrier), down (no carrier, or admin down),
+   * or absent. Filled in by the model, which alone can open a target (a container's namespace
+   * needs the runtime); undefined when it did not look (veth slots: hostLink already says it).
+   */
+  targetLink?: 'up' | 'down' | 'absent';
   /** Whether the switch's controller installed the port's flows (OVN: ovn-installed); undefined where there is no such step. */
   installed?: boolean;
   /**
@@ -118,9 +130,22 @@ export interface CleanupOptions {
 
 export type CleanupReason = 'target-gone' | 'link-gone' | 'stale-claim' | 'container-stopped' | 'port-error' | 'chassis-gone';
 
-/** What the model asks a realisation's cleanup to remove: slots it judged dead, by report id. */
+/** What the model asks a realisation's cleanup to do: remove the slots it judged dead, and plug
+ *  slots whose target lives but lost its interface back in (the target opened by the model). */
 export interface CleanupRequest {
   remove: { slot: number; id: string; reason: CleanupReason }[];
+  replug?: { slot: number; id: string; target: Netns }[];
+}
+
+/** Something cleanup put right rather than removed. */
+export interface Repair {
+  /** gateway: the bridge's address; static-mac: MAC-table entries re-pinned; replugged: a slot's
+   *  interface made again in its target (same MAC, addresses, routes); orphan-links: slot links
+   *  of a bridge deleted behind ecdock's back. */
+  what: 'gateway' | 'static-mac' | 'replugged' | 'orphan-links';
+  slot?: number;
+  portName?: string;
+  detail?: string;
 }
 
 export interface CleanupReport {
@@ -131,6 +156,8 @@ export interface CleanupReport {
   /** The gateway address on the bridge: 'repaired' after ovs-vswitchd recreated the bridge's device
    *  (a restart does), 'missing' when the device is not there (ovs-vswitchd down). */
   gateway: 'ok' | 'repaired' | 'missing';
+  /** What was repaired (the gateway too, when it was). */
+  repaired: Repair[];
 }
 
 export interface SwitchRealisation {
@@ -143,8 +170,9 @@ export interface SwitchRealisation {
   isOwnNamespace(ns: Netns): boolean;
   /** Claims slot n and makes it real for the request; SlotBusy when someone holds it. */
   claim(n: number, r: SlotRequest): Promise<SlotReport>;
-  /** Takes slot n out; NO_SUCH_SLOT when it is not attached. */
-  release(n: number): Promise<void>;
+  /** Takes slot n out; NO_SUCH_SLOT when it is not attached. With the target (opened by the model
+   *  when it lives), the slot's interface is removed from it even if the switch side is dead. */
+  release(n: number, o?: { target?: Netns }): Promise<void>;
   /** How slot n was attached, or undefined when it is not. */
   recordedOptions(n: number): RecordedOptions | undefined;
   /** Every slot, with its facts. */
@@ -152,7 +180,8 @@ export interface SwitchRealisation {
   report(n: number): Promise<SlotReport | undefined>;
   cleanup(r: CleanupRequest): Promise<CleanupReport>;
   events(): AsyncIterableIterator<SlotEvent>;
-  destroy(): Promise<void>;
+  /** FOREIGN_PORTS while the switch holds ports ecdock did not create, unless forced. */
+  destroy(o?: { force?: boolean }): Promise<void>;
   toJSON(): Record<string, unknown>;
 }
 
@@ -161,6 +190,9 @@ export interface RealisationKind {
   create(ovs: OvsdbClient, plan: AddressPlan, o: CreateSpec): Promise<SwitchRealisation>;
   open(ovs: OvsdbClient, name: string, o: OpenSpec): Promise<SwitchRealisation>;
   list(ovs: OvsdbClient, o: OpenSpec): Promise<SwitchRealisation[]>;
+  /** Removes slot links whose switch no longer exists, in the given namespaces (undefined: the
+   *  caller's); returns their names. */
+  sweep?(ovs: OvsdbClient, o: { netns: (string | undefined)[] }): Promise<string[]>;
 }
 
 /** What create needs beyond the plan. */

@@ -10,11 +10,15 @@ export type SlotTarget = { pid: number } | { netns: string } | { container: stri
 export type PortType = 'veth' | 'internal';
 
 /**
- * - `up`: port in the switch, link present and up, target alive
- * - `down`: port in the switch, but its container-side link is down
+ * - `up`: ovs-vswitchd runs and has the port (ofport > 0, link up), and the slot's interface is
+ *   in the target with carrier (veth: the host end is up, which needs its peer up)
+ * - `down`: something between the switch and the target is not working; `reason` says what
+ *   (ovs-vswitchd not running, container stopped or restarted, link down, no carrier after an
+ *   ovs-vswitchd restart: `cleanup` re-plugs it)
  * - `ghost`: the target (namespace or container) is gone; `cleanup` removes it
  * - `attaching`: claimed by an attach still in flight (or by one that crashed: see `owner`)
  * - `error`: ovs-vswitchd could not add the port (see `error`)
+ * src/slot-state.ts derives the state from the facts, in that order.
  */
 export type SlotState = 'up' | 'down' | 'ghost' | 'attaching' | 'error';
 
@@ -41,6 +45,11 @@ export interface SlotInfo extends SlotAddress {
   state: SlotState;
   /** Why the port failed (Interface.error), when state is `error`. */
   error?: string;
+  /** Why the slot is not up, in words, when state is `down`, `ghost` or `error`. */
+  reason?: string;
+  /** Something that works but not as planned, e.g. the slot did not get OpenFlow port N because
+   *  a port ecdock did not create holds it. */
+  warning?: string;
   target?: SlotTargetInfo;
   /** The second NIC (eth1), when the slot was attached with dualNic. */
   nic2?: { portName: string; ifname: string; mac: string; ofport?: number };

@@ -92,3 +92,38 @@ export async function targetLiveness(info: SlotTargetInfo, runtime: () => Contai
     }
   }
 }
+
+/**
+ * Opens the namespace a recorded target is in now, or undefined when it is gone (or the runtime
+ * cannot be asked). A pid or path must still lead to the recorded namespace; a container's is
+ * wherever it runs now. The caller closes it.
+ */
+export async function openRecordedTarget(info: SlotTargetInfo, runtime: () => ContainerRuntime): Promise<Netns | undefined> {
+  const open = (ref: { pid: number } | { path: string }, expect?: string): Netns | undefined => {
+    let ns: Netns;
+    try {
+      ns = Netns.open(ref);
+    } catch {
+      return undefined;
+    }
+    if (expect !== undefined && ns.id !== expect) {
+      ns.close();
+      return undefined;
+    }
+    return ns;
+  };
+  switch (info.kind) {
+    case 'pid':
+      return open({ pid: Number(info.ref) }, info.netnsId);
+    case 'netns':
+      return open({ path: info.ref }, info.netnsId);
+    case 'container': {
+      try {
+        const c = await runtime().inspect(info.ref);
+        return c?.running && c.pid > 0 ? open({ pid: c.pid }) : undefined;
+      } catch {
+        return undefined;
+      }
+    }
+  }
+}

@@ -8,7 +8,7 @@
 
 import { AddressPlan, checkVswitchName, type SlotAddress } from './addressing';
 import { UsageError, VSwitchError } from './errors';
-import { checkIfname } from './netlink/validate';
+import { checkIfname, checkOptionalMtu } from './netlink/validate';
 import type { OvsdbClient } from './ovsdb/client';
 import {
   SlotBusy,
@@ -22,10 +22,13 @@ import {
   type SwitchSpec,
 } from './realisation';
 import type { ContainerRuntime } from './runtime/container-runtime';
-import { Slot, type PortType, type SlotInfo, type SlotTarget } from './slot';
+import { Slot, type PortType, type SlotInfo, type SlotTarget, type SlotTargetInfo } from './slot';
 import { slotState } from './slot-state';
+import { checkExternalIds, checkPortType, checkVlan } from './request-checks';
 import { realisationFor, type RealisationChoice } from './switch-factory';
-import { checkTarget, dockerRuntime, resolveTarget, targetLiveness, type Liveness, type ResolvedTarget } from './targets';
+import { checkTarget, dockerRuntime, openRecordedTarget, resolveTarget, targetLiveness, type Liveness, type ResolvedTarget } from './targets';
+import { getLink } from './netlink/link';
+import type { Netns } from './netlink/netns';
 
 export type { CleanupOptions, CleanupReport, SlotEvent } from './realisation';
 
@@ -81,39 +84,6 @@ export interface AttachOptions {
 const DEFAULT_TIMEOUT_MS = 30_000;
 /** How many busy slots automatic selection steps over before it gives up. */
 const AUTO_SLOT_ATTEMPTS = 256;
-
-function checkMtu(mtu: unknown): number | undefined {
-  if (mtu === undefined) return undefined;
-  if (typeof mtu !== 'number' || !Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
-    throw new UsageError('BAD_MTU', `MTU ${String(mtu)} is out of range: use an integer from 68 to 65535`, { detail: { mtu } });
-  }
-  return mtu;
-}
-
-function checkVlan(vlan: unknown): number | undefined {
-  if (vlan === undefined) return undefined;
-  if (typeof vlan !== 'number' || !Number.isInteger(vlan) || vlan < 0 || vlan > 4095) {
-    throw new UsageError('BAD_VLAN', `VLAN ${String(vlan)} is out of range: use an integer from 0 to 4095`, { detail: { vlan } });
-  }
-  return vlan;
-}
-
-function checkExternalIds(ids: unknown): Record<string, string> {
-  if (ids === undefined) return {};
-  if (typeof ids !== 'object' || ids === null || Array.isArray(ids)) throw new UsageError('BAD_ARGUMENT', 'externalIds must be an object of string values');
-  for (const [k, v] of Object.entries(ids)) {
-    if (k.startsWith('ecdock:')) throw new UsageError('BAD_ARGUMENT', `externalIds key "${k}": keys starting with "ecdock:" are ecdock's own`);
-    if (typeof v !== 'string') throw new UsageError('BAD_ARGUMENT', `externalIds["${k}"] must be a string`);
-    if (k.includes('\0') || v.includes('\0')) throw new UsageError('BAD_ARGUMENT', `externalIds ${JSON.stringify(k)}: OVSDB strings cannot hold a NUL byte`);
-  }
-  return ids as Record<string, string>;
-}
-
-function checkPortType(t: unknown): PortType {
-  if (t === undefined) return 'veth';
-  if (t !== 'veth' && t !== 'internal') throw new UsageError('BAD_ARGUMENT', `portType must be "veth" or "internal", got ${JSON.stringify(t)}`);
-  return t;
-}
 
 function openSpec(o: VSwitchOpenOptions): { netns?: string; timeoutMs?: number } {
   return { ...(o.netns !== undefined ? { netns: o.netns } : {}), ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) };
@@ -173,7 +143,7 @@ export class VSwitch {
     if (!o || typeof o !== 'object') throw new UsageError('BAD_ARGUMENT', 'VSwitch.create needs { name, subnet }');
     checkVswitchName(o.name);
     const plan = AddressPlan.parse(o.name, o.subnet, o.ipv6Prefix);
-    const mtu = checkMtu(o.mtu);
+    const mtu = checkOptionalMtu(o.mtu);
     if (o.uplink !== undefined) checkIfname(o.uplink, 'uplink device');
     const sw = await realisationFor(o).create(ovs, plan, {
       usermode: !!o.usermode,
@@ -196,9 +166,24 @@ export class VSwitch {
     return (await realisationFor(o).list(ovs, openSpec(o))).map((sw) => new VSwitch(ovs, sw, o));
   }
 
-  /** Deletes the vswitch and every slot on it. */
-  destroy(): Promise<void> {
-    return this.sw.destroy();
+  /**
+   * Deletes the vswitch and every slot on it. FOREIGN_PORTS, changing nothing, while its bridge
+   * holds ports ecdock did not create (they would go with it), unless `{ force: true }`.
+   */
+  destroy(o: { force?: boolean } = {}): Promise<void> {
+    return this.sw.destroy({ force: !!o?.force });
+  }
+
+  /**
+   * Removes slot links left by vswitches that are gone (their bridge deleted behind ecdock's back,
+   * e.g. `ovs-vsctl del-br`), in the given namespaces (default: the caller's and those of every
+   * vswitch on this OVS). Returns the names of the links removed.
+   */
+  static async cleanupOrphans(ovs: OvsdbClient, o: VSwitchOpenOptions & { namespaces?: (string | undefined)[] } = {}): Promise<string[]> {
+    const kind = realisationFor(o);
+    if (!kind.sweep) return [];
+    const namespaces = o.namespaces ?? [undefined, ...(await kind.list(ovs, openSpec(o))).map((sw) => sw.spec.netns)];
+    return kind.sweep(ovs, { netns: namespaces });
   }
 
   // ---- addressing --------------------------------------------------------------------------
@@ -230,7 +215,7 @@ export class VSwitch {
     checkTarget(o.target);
     const portType = checkPortType(o.portType);
     const ifname = o.ifname === undefined ? 'eth0' : checkIfname(o.ifname, 'interface name');
-    const mtu = checkMtu(o.mtu) ?? this.mtu;
+    const mtu = checkOptionalMtu(o.mtu) ?? this.mtu;
     const vlan = checkVlan(o.vlan);
     const extra = checkExternalIds(o.externalIds);
     const dualNic = !!o.dualNic;
@@ -277,7 +262,7 @@ export class VSwitch {
     if (!rec) throw new VSwitchError('NO_SUCH_SLOT', `slot ${n} of ${this.name} is not attached`, { detail: { slot: n } });
     // A target that cannot be plugged into must leave the slot as it was: check it before detaching.
     (await this.openTarget(o.target, `slot ${n}`)).netns.close();
-    await this.sw.release(n);
+    await this.release(n);
     return this.attach({
       slot: n,
       target: o.target,
@@ -287,10 +272,29 @@ export class VSwitch {
     });
   }
 
-  /** Removes a slot. NO_SUCH_SLOT if it is not attached. */
+  /** Removes a slot, and its interface from its target, whatever state the switch is in. NO_SUCH_SLOT if it is not attached. */
   detach(n: number): Promise<void> {
     this.plan.checkSlot(n);
-    return this.sw.release(n);
+    return this.release(n);
+  }
+
+  /**
+   * An internal port's device can outlive its port in the target (ovs-vswitchd stopped, or
+   * restarted and holding a new device), so its target is opened, when it lives, and handed to the
+   * realisation to remove it there. A veth's peer dies with its host end: nothing to open.
+   */
+  private async release(n: number): Promise<void> {
+    const rec = this.sw.recordedOptions(n);
+    let target: Netns | undefined;
+    if (rec?.portType === 'internal') {
+      const t = (await this.sw.report(n))?.info.target;
+      if (t) target = await openRecordedTarget(t, this.runtime);
+    }
+    try {
+      await this.sw.release(n, target ? { target } : {});
+    } finally {
+      target?.close();
+    }
   }
 
   /** A slot just attached: its target was open a moment ago, so it is alive. */
@@ -300,8 +304,37 @@ export class VSwitch {
 
   /** A report's verdict, given the target's liveness (src/slot-state.ts says which facts make which state). */
   private judge(r: SlotReport, liveness: Liveness): SlotInfo {
-    const { state, error } = slotState(r.facts, r.info.target, liveness);
-    return { ...r.info, state, ...(error ? { error } : {}) };
+    const { state, error, reason } = slotState(r.facts, r.info.target, liveness);
+    return { ...r.info, state, ...(error ? { error } : {}), ...(reason ? { reason } : {}) };
+  }
+
+  /**
+   * Adds the facts only the model can see (an internal slot's interface in its target: the
+   * realisation cannot open a container's namespace) and judges the report.
+   */
+  private async look(r: SlotReport): Promise<{ info: SlotInfo; liveness: Liveness; facts: SlotReport['facts'] }> {
+    const liveness = await this.liveness(r);
+    let facts = r.facts;
+    if (liveness === 'alive' && facts.portType === 'internal' && !facts.attaching && r.info.target) {
+      const targetLink = await this.targetLink(r.info.target, r.info.ifname);
+      if (targetLink) facts = { ...facts, targetLink };
+    }
+    return { info: this.judge({ ...r, facts }, liveness), liveness, facts };
+  }
+
+  /** The slot's interface in its target: up with carrier, down, absent; undefined when the target cannot be opened. */
+  private async targetLink(t: SlotTargetInfo, ifname: string): Promise<'up' | 'down' | 'absent' | undefined> {
+    const ns = await openRecordedTarget(t, this.runtime);
+    if (!ns) return undefined;
+    try {
+      const l = await getLink({ netns: ns, name: ifname });
+      if (!l) return 'absent';
+      return l.up && (l.operState === 'up' || l.operState === 'unknown') ? 'up' : 'down';
+    } catch {
+      return undefined;
+    } finally {
+      ns.close();
+    }
   }
 
   /** Whether a slot's target is still there; an attaching claim, or a slot on another host, is not asked about. */
@@ -313,35 +346,44 @@ export class VSwitch {
   /** Every slot with its state, joined from OVSDB, the kernel and the targets. */
   async slots(): Promise<Slot[]> {
     const reports = await this.sw.reports();
-    const lives = await Promise.all(reports.map((r) => this.liveness(r)));
-    return reports.map((r, i) => new Slot(this, this.judge(r, lives[i] ?? 'unknown')));
+    return (await Promise.all(reports.map((r) => this.look(r)))).map((x) => new Slot(this, x.info));
   }
 
   async slot(n: number): Promise<Slot | undefined> {
     this.plan.checkSlot(n);
     const r = await this.sw.report(n);
-    return r && new Slot(this, this.judge(r, await this.liveness(r)));
+    return r && new Slot(this, (await this.look(r)).info);
   }
 
   /**
    * Removes what crashed or vanished work left behind, and only ecdock's own: slots whose target
-   * is gone, claims whose owner died, links no slot uses; and puts back what a restarted
-   * ovs-vswitchd forgot (the gateway address, static MAC entries).
+   * is gone, claims whose owner died, links no slot uses (also those of a bridge deleted behind
+   * ecdock's back); and puts back what a restarted ovs-vswitchd forgot or remade: the gateway
+   * address, static MAC entries, internal-port slots (plugged into their target again). The report
+   * says what was removed and what was repaired.
    */
   async cleanup(o: CleanupOptions = {}): Promise<CleanupReport> {
     const reports = await this.sw.reports();
     const remove: CleanupRequest['remove'] = [];
-    await Promise.all(
-      reports.map(async (r) => {
-        if (r.facts.attaching) return; // the realisation knows whether the claim's owner died
-        const liveness = await this.liveness(r);
-        const { state } = slotState(r.facts, r.info.target, liveness);
-        const slot = r.info.index;
-        if (state === 'ghost') remove.push({ slot, id: r.id, reason: r.facts.remote ? 'chassis-gone' : liveness === 'gone' ? 'target-gone' : 'link-gone' });
-        else if (liveness === 'stopped' && o.stoppedContainers) remove.push({ slot, id: r.id, reason: 'container-stopped' });
-      }),
-    );
-    return this.sw.cleanup({ remove });
+    const replug: NonNullable<CleanupRequest['replug']> = [];
+    try {
+      await Promise.all(
+        reports.map(async (r) => {
+          if (r.facts.attaching) return; // the realisation knows whether the claim's owner died
+          const { info, liveness, facts } = await this.look(r);
+          const slot = r.info.index;
+          if (info.state === 'ghost') remove.push({ slot, id: r.id, reason: r.facts.remote ? 'chassis-gone' : liveness === 'gone' ? 'target-gone' : 'link-gone' });
+          else if (liveness === 'stopped' && o.stoppedContainers) remove.push({ slot, id: r.id, reason: 'container-stopped' });
+          else if (liveness === 'alive' && facts.portType === 'internal' && facts.deviceInSwitch && facts.switchDaemon !== 'stopped' && r.info.target) {
+            const target = await openRecordedTarget(r.info.target, this.runtime);
+            if (target) replug.push({ slot, id: r.id, target });
+          }
+        }),
+      );
+      return await this.sw.cleanup({ remove, replug });
+    } finally {
+      for (const r of replug) r.target.close();
+    }
   }
 
   /**

@@ -32,7 +32,7 @@ export function slotRow(info: SlotInfo): Row {
     PORT: info.nic2 ? `${info.portName} ${info.nic2.portName}` : info.portName,
     TYPE: info.portType + (info.nic2 ? '+nic2' : '') + (info.vlan !== undefined ? ` vlan ${info.vlan}` : ''),
     TARGET: targetText(info),
-    STATE: info.state + (info.error ? ` (${info.error})` : ''),
+    STATE: info.state + (info.reason ? ` (${info.reason})` : info.error ? ` (${info.error})` : '') + (info.warning ? ` [${info.warning}]` : ''),
   };
 }
 

@@ -313,7 +313,8 @@ export class OvnSwitch implements SwitchRealisation {
     const p = this.nb.portByUuid(uuid);
     if (!p) throw new VSwitchError('NO_SUCH_SLOT', `slot ${n} was removed while it was being attached`);
     // Without wait, ovn-controller may not have installed it yet: an attach in flight, ours.
-    const facts = r.wait ? { installed: true, hostLink: 'up' as const } : { installed: false };
+    const ofport = this.db.iface(p.name)?.ofport;
+    const facts = r.wait ? { installed: true, hostLink: 'up' as const, ...(ofport !== undefined ? { ofport: Number(ofport) } : {}) } : { installed: false };
     return { info: this.reader.describe(n, p, !r.wait), facts: { portType: 'veth', attaching: !r.wait, ...facts }, id: p._uuid };
   }
 

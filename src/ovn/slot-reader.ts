@@ -190,7 +190,7 @@ export class SlotReader {
    *   no logical port, veths of ours with neither (owner dead).
    */
   async cleanupPlan(r: CleanupRequest): Promise<CleanupPlan> {
-    const report: CleanupReport = { ports: [], links: [], gateway: 'ok' };
+    const report: CleanupReport = { ports: [], links: [], gateway: 'ok', repaired: [] };
     const plan: CleanupPlan = { report, links: [], bridgePorts: [], logicalPorts: [] };
     const links = await this.localLinks();
     const ports = this.ports();

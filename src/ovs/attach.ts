@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import type { SlotAddress } from '../addressing';
 import { crashPoint } from '../crash-points';
 import { VSwitchError, isEcdockError } from '../errors';
-import { getLink } from '../netlink/link';
+import { deleteLink, getLink } from '../netlink/link';
 import type { Netns } from '../netlink/netns';
 import type { Operation } from '../ovsdb/operations';
 import { OvsdbTransactionError } from '../ovsdb/results';
@@ -52,7 +52,7 @@ export async function attachSlot(vs: SwitchScope, n: number, r: SlotRequest): Pr
 function reportAfterAttach(vs: SwitchScope, n: number, portUuid: string): SlotReport {
   const port = vs.portByUuid(portUuid, n);
   const rows = vs.rowsOf(n, port);
-  return { info: describe(vs.spec.plan, n, rows), facts: slotFacts(rows, 'just-made'), id: port._uuid };
+  return { info: describe(vs.spec.plan, n, rows), facts: slotFacts(rows, { link: 'just-made' }), id: port._uuid };
 }
 
 /**
@@ -116,6 +116,25 @@ function primaryAddress(nics: Nic[], n: number): SlotAddress {
   return a;
 }
 
+/**
+ * Leaves out the OpenFlow port request of a NIC whose number a port ecdock did not create holds
+ * (by request or by OVS's own choice): asking for it would make OVS renumber that port, and its
+ * flows would break. The slot then gets a number OVS picks (SlotInfo.ofport says which, and
+ * SlotInfo.warning why).
+ */
+function sparingForeignPorts(vs: SwitchScope, nics: Nic[]): Nic[] {
+  const held = new Set<number>();
+  for (const p of vs.db.portsOf(vs.bridgeRow())) {
+    if (isOurs(p, vs.name)) continue;
+    for (const u of p.interfaces) {
+      const i = vs.db.ifaceByUuid(u);
+      if (i?.ofport !== undefined && i.ofport > 0) held.add(Number(i.ofport));
+      if (i?.ofport_request !== undefined) held.add(Number(i.ofport_request));
+    }
+  }
+  return nics.map((nic) => (nic.ofportRequest !== undefined && held.has(nic.ofportRequest) ? { ...nic, ofportRequest: undefined } : nic));
+}
+
 /** One attempt's outcome: the slot, or "a dead owner's link was in the way and is gone now". */
 const TRY_AGAIN = Symbol('try again');
 
@@ -171,7 +190,7 @@ async function attachVethOnce(vs: SwitchScope, n: number, r: SlotRequest, sw: Ne
   }
   crashPoint('attach:veth-created');
   const uuids = nics.map(() => ({ port: randomUUID(), iface: randomUUID() }));
-  const claim: Claim = { n, nics, request: r, uuids };
+  const claim: Claim = { n, nics: sparingForeignPorts(vs, nics), request: r, uuids };
   let nextCfg: number;
   const taught = teach(vs, primaryAddress(nics, n));
   try {
@@ -195,12 +214,23 @@ async function attachVethOnce(vs: SwitchScope, n: number, r: SlotRequest, sw: Ne
   return reportAfterAttach(vs, n, uuids[0]!.port);
 }
 
-/** A veth of ours whose port was never committed and whose owner is dead: delete it. */
+/**
+ * A link of this slot's name that no port uses: deletes it and says so when it is a leftover (a
+ * veth of ours whose owner died before its port was committed, or one of a bridge of this name
+ * deleted behind ecdock's back), so that the attach can try again.
+ */
 async function reclaimOrphan(vs: SwitchScope, sw: Netns, name: string): Promise<boolean> {
   if (vs.db.port(name)) return false;
   const link = await getLink({ netns: sw, name });
   if (!link) return true; // vanished meanwhile: just retry
-  if (link.group !== vs.spec.group && link.group !== doomedGroup(vs.spec.group)) return false;
+  if (link.group !== vs.spec.group && link.group !== doomedGroup(vs.spec.group)) {
+    // Another group: an earlier bridge of this name that is gone, or a live vswitch's (never touched).
+    if (link.group === 0 || linkOwner(link) === undefined) return false;
+    const live = await vs.db.liveGroups();
+    if (live.has(link.group) || [...live].some((g) => doomedGroup(g) === link.group)) return false;
+    await reapLinks(vs.spec.netns, link.group, [name]);
+    return true;
+  }
   // No owner yet: its creator has not finished setting it up (or died right then: cleanup decides).
   const owner = linkOwner(link);
   if (owner === undefined || ownerAlive(owner)) return false;
@@ -223,7 +253,7 @@ async function attachInternalOnce(vs: SwitchScope, n: number, r: SlotRequest, sw
     r.timeoutMs,
   );
   const uuids = nics.map(() => ({ port: randomUUID(), iface: randomUUID() }));
-  const claim: Claim = { n, nics, request: r, uuids, owner: selfOwner() };
+  const claim: Claim = { n, nics: sparingForeignPorts(vs, nics), request: r, uuids, owner: selfOwner() };
   const nextCfg = await commitClaim(vs, n, claimOps(vs.db.o, vs.bridgeRow(), claim), uuids[0]!.port, r.timeoutMs);
   crashPoint('attach:internal-claimed');
   try {
@@ -256,11 +286,17 @@ async function attachInternalOnce(vs: SwitchScope, n: number, r: SlotRequest, sw
   return reportAfterAttach(vs, n, uuids[0]!.port);
 }
 
-/** Removes a slot. NO_SUCH_SLOT if it is not attached. */
-export async function releaseSlot(vs: SwitchScope, n: number): Promise<void> {
+/**
+ * Removes a slot. NO_SUCH_SLOT if it is not attached. With its target open, the slot's interfaces
+ * are removed from it too when they outlive the port (an internal port's device that a stopped or
+ * restarted ovs-vswitchd no longer holds stays in the target otherwise).
+ */
+export async function releaseSlot(vs: SwitchScope, n: number, o: { target?: Netns } = {}): Promise<void> {
   vs.spec.plan.checkSlot(n);
-  if (!vs.slotPort(n)) throw new VSwitchError('NO_SUCH_SLOT', `slot ${n} of ${vs.name} is not attached`, { detail: { slot: n } });
+  const port = vs.slotPort(n);
+  if (!port) throw new VSwitchError('NO_SUCH_SLOT', `slot ${n} of ${vs.name} is not attached`, { detail: { slot: n } });
   await detachSlot(vs, n);
+  if (o.target) await unplugFromTarget(vs, n, port, o.target);
 }
 
 /** Links first (veth), then the ports: a crash in between leaves a ghost port for cleanup. */
@@ -276,4 +312,18 @@ export async function detachSlot(vs: SwitchScope, n: number): Promise<void> {
     ports.some((p) => vs.portTypeOf(p) === 'internal'),
   );
   crashPoint('detach:port-removed');
+}
+
+/** Removes slot n's interfaces from its target if they are still there and carry the slot's MACs. */
+export async function unplugFromTarget(vs: SwitchScope, n: number, port: PortRow, target: Netns): Promise<void> {
+  const nics = nicsOf(vs.spec.plan, n, { ifname: port.external_ids.get(K.ifname) ?? 'eth0', dualNic: true });
+  for (const nic of nics) {
+    const link = await getLink({ netns: target, name: nic.ifname }).catch(() => undefined);
+    if (!link || link.mac?.toLowerCase() !== nic.mac) continue;
+    try {
+      await deleteLink({ netns: target, name: nic.ifname });
+    } catch (e) {
+      if (!isEcdockError(e, 'NO_SUCH_LINK')) throw e;
+    }
+  }
 }

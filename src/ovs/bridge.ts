@@ -14,6 +14,7 @@ import type { CreateSpec, OpenSpec, SwitchSpec } from '../realisation';
 import { deleteSwitchLinks, openSwitchNetns, setGateway } from './plumbing';
 import { rollback } from './rollback';
 import { K, SCHEMA_VERSION, SwitchDb } from './switch-db';
+import { isOurs } from './slot-rows';
 import { SwitchScope } from './switch-scope';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -236,9 +237,26 @@ export async function removeBridge(vs: SwitchScope): Promise<void> {
   await vs.db.applied(nextCfg, vs.timeoutMs).catch(() => undefined);
 }
 
-/** Deletes the vswitch: every slot link at once, then the bridge (its ports go with it). */
-export async function destroyBridge(vs: SwitchScope): Promise<void> {
-  vs.bridgeRow();
+/**
+ * Deletes the vswitch: every slot link at once, then the bridge (its ports go with it). Refuses
+ * with FOREIGN_PORTS, changing nothing, while the bridge holds ports ecdock did not create (its
+ * own internal port and the uplink it was created with are ecdock's), unless forced.
+ */
+export async function destroyBridge(vs: SwitchScope, o: { force?: boolean } = {}): Promise<void> {
+  const br = vs.bridgeRow();
+  const foreign = vs.db
+    .portsOf(br)
+    .filter((p) => !isOurs(p, vs.name) && p.name !== vs.name && p.name !== vs.spec.uplink)
+    .map((p) => p.name)
+    .sort();
+  if (foreign.length && !o.force) {
+    throw new VSwitchError(
+      'FOREIGN_PORTS',
+      `vswitch ${vs.name} holds port${foreign.length === 1 ? '' : 's'} ecdock did not create (${foreign.join(', ')}), which deleting it would delete too: ` +
+        `remove ${foreign.length === 1 ? 'it' : 'them'} first (ovs-vsctl del-port), or force it (--force, { force: true })`,
+      { detail: { vswitch: vs.name, ports: foreign } },
+    );
+  }
   await vs.withNetns((ns) => deleteSwitchLinks(ns, vs.spec.group));
   crashPoint('destroy:links-deleted');
   await removeBridge(vs);

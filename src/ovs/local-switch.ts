@@ -7,7 +7,8 @@
 // owns that concept, all working through one SwitchScope (switch-scope.ts):
 //   bridge.ts     create, open, list, destroy the bridge
 //   attach.ts     claim and plumb a slot, detach it (with the crash ordering)
-//   reconcile.ts  the facts of every slot; cleanup and repair
+//   reconcile.ts  the facts of every slot; cleanup
+//   repair.ts     what a restarted ovs-vswitchd forgot: gateway, static MACs, internal slots
 //   events.ts     slot events from the OVSDB monitor
 //   slot-rows.ts  pure: a slot's rows, ids, claim transaction, description, facts
 // It imports nothing from the model (src/vswitch.ts) or the container runtime: whether a target
@@ -33,7 +34,7 @@ import { slotFromPortName, slotPort2Name } from '../addressing';
 import { attachSlot, releaseSlot } from './attach';
 import { createBridge, destroyBridge, listBridges, openBridge } from './bridge';
 import { slotEvents } from './events';
-import { cleanup, slotReport, slotReports } from './reconcile';
+import { cleanup, slotReport, slotReports, sweepOrphans } from './reconcile';
 import { recordedOptions } from './slot-rows';
 import type { SwitchScope } from './switch-scope';
 
@@ -60,8 +61,8 @@ export class LocalSwitch implements SwitchRealisation {
     return (await listBridges(ovs, o)).map((vs) => new LocalSwitch(vs));
   }
 
-  destroy(): Promise<void> {
-    return destroyBridge(this.vs);
+  destroy(o: { force?: boolean } = {}): Promise<void> {
+    return destroyBridge(this.vs, o);
   }
 
   assertExists(): void {
@@ -97,8 +98,8 @@ export class LocalSwitch implements SwitchRealisation {
     return attachSlot(this.vs, n, r);
   }
 
-  release(n: number): Promise<void> {
-    return releaseSlot(this.vs, n);
+  release(n: number, o: { target?: Netns } = {}): Promise<void> {
+    return releaseSlot(this.vs, n, o);
   }
 
   reports(): Promise<SlotReport[]> {
@@ -137,4 +138,5 @@ export const localSwitches: RealisationKind = {
   create: (ovs, plan, o) => LocalSwitch.create(ovs, plan, o),
   open: (ovs, name, o) => LocalSwitch.open(ovs, name, o),
   list: (ovs, o) => LocalSwitch.list(ovs, o),
+  sweep: (ovs, o) => sweepOrphans(ovs, o.netns),
 };

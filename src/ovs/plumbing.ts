@@ -13,6 +13,7 @@ import { macFromIpv4, type AddressPlan, type SlotAddress } from '../addressing';
 import { setNeighbors, type NeighborSpec } from '../netlink/neigh';
 import { TickBatch, together, type Settled } from './tick-batch';
 import { findVswitchdCtl, unixctl } from './unixctl';
+import { ownerAlias, ownerFromAlias } from '../owner';
 
 /** Opens the namespace where a vswitch's ovs-vswitchd runs (the caller's when no path is given). */
 export function openSwitchNetns(path: string | undefined): Netns {
@@ -24,17 +25,9 @@ export function doomedGroup(group: number): number {
   return (group ^ 0x80000000) >>> 0;
 }
 
-/** A slot veth's host end carries its creator in its alias (IFLA_IFALIAS): "ecdock <owner>". */
-const OWNER_ALIAS_PREFIX = 'ecdock ';
-
-/** The alias that marks a link with the process that made it (see src/owner.ts). */
-export function ownerAlias(owner: string): string {
-  return OWNER_ALIAS_PREFIX + owner;
-}
-
-/** The owner a slot link's alias names, or undefined when it has none yet (its creator is mid-way, or died there). */
+/** The owner a slot link's alias names (see ownerAlias), or undefined when it has none yet (its creator is mid-way, or died there). */
 export function linkOwner(link: LinkInfo): string | undefined {
-  return link.alias?.startsWith(OWNER_ALIAS_PREFIX) ? link.alias.slice(OWNER_ALIAS_PREFIX.length) : undefined;
+  return ownerFromAlias(link.alias);
 }
 
 /** Veths created per createVeths call. */
@@ -249,3 +242,21 @@ const fdbBatch = new TickBatch<FdbEntry[], boolean>((dbUrl, lists) =>
     return true;
   }),
 );
+
+/**
+ * The static entries of a bridge's MAC table as "VLAN/MAC" (ovs-vswitchd's `fdb/show`), or
+ * undefined when no control socket can be found. A restarted ovs-vswitchd has none, which is how
+ * cleanup knows to pin them again.
+ */
+export async function staticMacs(dbUrl: string, bridge: string): Promise<Set<string> | undefined> {
+  const ctl = await findVswitchdCtl(dbUrl);
+  if (!ctl) return undefined;
+  const [r] = await unixctl(ctl, [{ method: 'fdb/show', params: [bridge] }]);
+  if (!r || !r.ok) return undefined;
+  const out = new Set<string>();
+  for (const line of r.result.split('\n').slice(1)) {
+    const [, vlan, mac, age] = line.trim().split(/\s+/);
+    if (age === 'static' && vlan !== undefined && mac !== undefined) out.add(`${Number(vlan)}/${mac.toLowerCase()}`);
+  }
+  return out;
+}

@@ -1,38 +1,48 @@
 // What exists on a local bridge, and putting it right: the facts of every slot (joined from the
-// replica and the links in the switch's namespace), and cleanup: removing the slots the model
-// judged dead plus this realisation's own leftovers (claims whose owner died, veths no port uses),
-// and repairing what a restarted ovs-vswitchd forgot (the gateway address, static MAC entries).
+// replica, the links in the switch's namespace and whether ovs-vswitchd runs), and cleanup:
+// removing the slots the model judged dead plus this realisation's own leftovers (claims whose
+// owner died, veths no port uses, links a killed detach left half-deleted, links of a bridge that
+// was deleted behind ecdock's back), then repairing what a restarted ovs-vswitchd forgot (repair.ts).
 
 import { slotFromPortName } from '../addressing';
-import { getLink, type LinkInfo } from '../netlink/link';
-import { listAddresses } from '../netlink/addr';
+import { getLink, listLinks, type LinkInfo } from '../netlink/link';
 import type { Netns } from '../netlink/netns';
+import type { OvsdbClient } from '../ovsdb/client';
 import type { PortRow } from '../ovsdb/schema/open-vswitch';
 import { ownerAlive } from '../owner';
 import type { CleanupReport, CleanupRequest, SlotReport } from '../realisation';
-import { teach } from './attach';
-import { linkOwner, pinMacs, reapLinks, setGateway, switchLinks } from './plumbing';
+import { doomedGroup, linkOwner, openSwitchNetns, reapLinks } from './plumbing';
+import { repairGateway, replugInternal, repinMacs } from './repair';
 import { describe, slotFacts, slotOfLinkName, slotOfPort } from './slot-rows';
-import { K } from './switch-db';
+import { K, SwitchDb } from './switch-db';
 import type { SwitchScope } from './switch-scope';
+import { vswitchdState, type DaemonState } from './unixctl';
 
 /** How long cleanup waits before it calls a veth with no owner and no port an orphan. */
 const ORPHAN_GRACE_MS = 1000;
 
-function reportOf(vs: SwitchScope, n: number, port: PortRow, links: Map<string, LinkInfo>): SlotReport {
+function reportOf(vs: SwitchScope, n: number, port: PortRow, links: Map<string, LinkInfo>, daemon: DaemonState): SlotReport {
   const rows = vs.rowsOf(n, port);
-  return { info: describe(vs.spec.plan, n, rows), facts: slotFacts(rows, links.get(port.name)), id: port._uuid };
+  const device = links.get(port.name);
+  // Only a link of this vswitch's group is its veth (one in the doomed group is being deleted).
+  const link = device?.group === vs.spec.group ? device : undefined;
+  return { info: describe(vs.spec.plan, n, rows), facts: slotFacts(rows, { link, deviceInSwitch: device !== undefined, daemon }), id: port._uuid };
 }
 
-/** Every slot with its facts, joined from OVSDB and the kernel. */
+/** Every link in the switch's namespace, by name. */
+async function linksByName(sw: Netns): Promise<Map<string, LinkInfo>> {
+  return new Map((await listLinks({ netns: sw })).map((l) => [l.name, l]));
+}
+
+/** Every slot with its facts, joined from OVSDB, the kernel and ovs-vswitchd's control socket. */
 export async function slotReports(vs: SwitchScope): Promise<SlotReport[]> {
   const ports = vs.ourPorts();
-  const links = await vs.withNetns((sw) => switchLinks(sw, vs.spec.group));
+  const [links, daemon] = await Promise.all([vs.withNetns(linksByName), vswitchdState(vs.db.client.url)]);
   const out: SlotReport[] = [];
   for (const p of ports) {
     const n = slotFromPortName(vs.name, p.name);
     if (n === undefined || !vs.spec.plan.isValidSlot(n)) continue;
-    out.push(reportOf(vs, n, p, links));
+    out.push(reportOf(vs, n, p, links, daemon));
   }
   return out.sort((a, b) => a.info.index - b.info.index);
 }
@@ -40,20 +50,61 @@ export async function slotReports(vs: SwitchScope): Promise<SlotReport[]> {
 export async function slotReport(vs: SwitchScope, n: number): Promise<SlotReport | undefined> {
   const p = vs.slotPort(n);
   if (!p) return undefined;
-  const link = await vs.withNetns((sw) => getLink({ netns: sw, name: p.name }));
-  return reportOf(vs, n, p, new Map(link ? [[p.name, link]] : []));
+  const [link, daemon] = await Promise.all([vs.withNetns((sw) => getLink({ netns: sw, name: p.name })), vswitchdState(vs.db.client.url)]);
+  return reportOf(vs, n, p, new Map(link ? [[p.name, link]] : []), daemon);
+}
+
+/**
+ * Slot links whose bridge is gone: marked by ecdock (owner alias), in a group no ecdock bridge has
+ * (nor its doomed twin), and, when `vswitch` is given, named as that vswitch's slot links. The
+ * groups are read after the links were listed (see SwitchDb.liveGroups).
+ */
+async function orphansOfVanishedBridges(db: SwitchDb, links: Iterable<LinkInfo>, vswitch?: string): Promise<LinkInfo[]> {
+  const candidates = [...links].filter(
+    (l) => l.group !== 0 && (l.kind === undefined || l.kind === 'veth') && linkOwner(l) !== undefined && (vswitch === undefined || slotOfLinkName(vswitch, l.name) !== undefined),
+  );
+  if (!candidates.length) return [];
+  const live = await db.liveGroups();
+  const known = new Set([...live, ...[...live].map(doomedGroup)]);
+  return candidates.filter((l) => !known.has(l.group));
+}
+
+/**
+ * Removes slot links of bridges that are gone, in the given namespaces (undefined: the caller's).
+ * Used by `ec cleanup --all`, which also finds those of a vswitch that was never created again.
+ */
+export async function sweepOrphans(ovs: OvsdbClient, namespaces: (string | undefined)[]): Promise<string[]> {
+  const db = await SwitchDb.for(ovs);
+  const out: string[] = [];
+  for (const path of new Set(namespaces)) {
+    const ns = openSwitchNetns(path);
+    try {
+      const orphans = await orphansOfVanishedBridges(db, (await linksByName(ns)).values());
+      // Each orphan is deleted through the doomed twin of its own (dead) group: no live vswitch's group is touched.
+      for (const l of orphans) await reapLinks(path, l.group, [l.name]);
+      out.push(...orphans.map((l) => l.name));
+    } finally {
+      ns.close();
+    }
+  }
+  return out;
 }
 
 /**
  * Removes what crashed or vanished work left behind, and only ecdock's own: the slots the model
- * judged dead (only if still the incarnation it judged), claims whose owner died, and veths of
- * this vswitch that no port uses.
+ * judged dead (only if still the incarnation it judged), claims whose owner died, veths of this
+ * vswitch that no port uses, links a killed detach left in the doomed group, and slot links of an
+ * earlier bridge of this name deleted behind ecdock's back. Then repairs: the gateway, internal
+ * slots the model asked to re-plug, and missing static MAC entries.
  */
 export async function cleanup(vs: SwitchScope, req: CleanupRequest): Promise<CleanupReport> {
-  const report: CleanupReport = { ports: [], links: [], gateway: 'ok' };
+  const report: CleanupReport = { ports: [], links: [], gateway: 'ok', repaired: [] };
   await vs.withNetns(async (sw) => {
     report.gateway = await repairGateway(vs, sw);
-    const links = await switchLinks(sw, vs.spec.group);
+    if (report.gateway === 'repaired') report.repaired.push({ what: 'gateway', detail: `${vs.spec.plan.gateway} put back on ${vs.name}` });
+    const all = await linksByName(sw);
+    const group = vs.spec.group;
+    const links = new Map([...all].filter(([, l]) => l.group === group));
     const doomed: string[] = [];
     const remove: PortRow[] = [];
     // A slot's ports (primary and second NIC) go together.
@@ -102,47 +153,35 @@ export async function cleanup(vs: SwitchScope, req: CleanupRequest): Promise<Cle
     }
     if (unowned.length) {
       await new Promise((r) => setTimeout(r, ORPHAN_GRACE_MS));
-      const again = new Map(portless(await switchLinks(sw, vs.spec.group)));
+      const again = new Map(portless(new Map([...(await linksByName(sw))].filter(([, l]) => l.group === group))));
       unowned = unowned.filter((name) => {
         const link = again.get(name);
         return link !== undefined && linkOwner(link) === undefined;
       });
       doomed.push(...unowned);
     }
-    report.links.push(...doomed.filter((name) => !report.ports.some((p) => p.portName === name)));
-    await reapLinks(vs.spec.netns, vs.spec.group, doomed);
+    // A detach retags its links into the doomed group, then deletes the group: one killed in
+    // between leaves them there, with no port (cleanup removed it as a ghost) and no owner to finish.
+    const halfDeleted = [...all.values()].filter((l) => l.group === doomedGroup(group)).map((l) => l.name);
+    doomed.push(...halfDeleted);
+    // An earlier bridge of this name, deleted behind ecdock's back, left its slot links (another group).
+    const orphans = await orphansOfVanishedBridges(vs.db, all.values(), vs.name);
+    report.links.push(...[...doomed, ...orphans.map((l) => l.name)].filter((name) => !report.ports.some((p) => p.portName === name)));
+    await reapLinks(vs.spec.netns, group, doomed);
+    for (const l of orphans) await reapLinks(vs.spec.netns, l.group, [l.name]);
+    if (orphans.length) report.repaired.push({ what: 'orphan-links', detail: `removed ${orphans.map((l) => l.name).join(', ')}, left by a bridge ${vs.name} deleted behind ecdock's back` });
     await vs.removePorts(
       remove,
       remove.some((p) => vs.portTypeOf(p) === 'internal'),
     );
+    for (const r of req.replug ?? []) {
+      const p = vs.slotPort(r.slot);
+      if (!p || p._uuid !== r.id || vs.inflight.has(r.slot)) continue;
+      const done = await replugInternal(vs, sw, r.slot, p, r.target);
+      if (done) report.repaired.push(done);
+    }
   });
+  const pinned = await repinMacs(vs);
+  if (pinned) report.repaired.push({ what: 'static-mac', detail: `${pinned} MAC-table entr${pinned === 1 ? 'y' : 'ies'} pinned again` });
   return report;
-}
-
-/** Puts the gateway address back on the bridge's device if it is missing (ovs-vswitchd recreates
- *  that device, without addresses, when it restarts). */
-async function repairGateway(vs: SwitchScope, sw: Netns): Promise<CleanupReport['gateway']> {
-  const { plan, mtu } = vs.spec;
-  const dev = await getLink({ netns: sw, name: vs.name });
-  if (!dev) return 'missing';
-  const have = (await listAddresses({ netns: sw, index: dev.index })).map((x) => x.address);
-  const want = [plan.gateway, ...(plan.gateway6 ? [plan.gateway6] : [])];
-  if (want.every((w) => have.includes(w)) && dev.up) return 'ok';
-  await setGateway(sw, plan, mtu);
-  // A restarted ovs-vswitchd also forgot the static MAC entries.
-  const ports = vs.ourPorts();
-  await Promise.all([
-    ...ports
-      .map((p) => slotFromPortName(vs.name, p.name))
-      .filter((n): n is number => n !== undefined && plan.isValidSlot(n))
-      .map((n) => teach(vs, plan.addressOf(n))),
-    pinMacs(
-      vs.db.client.url,
-      ports.flatMap((p) => {
-        const mac = vs.db.ifaceOf(p)?.external_ids.get('attached-mac');
-        return mac ? [{ bridge: vs.name, port: p.name, vlan: p.tag ?? 0, mac }] : [];
-      }),
-    ).catch(() => false), // best effort: a missing entry only costs floods
-  ]);
-  return 'repaired';
 }

@@ -166,26 +166,37 @@ export function describe(plan: AddressPlan, n: number, rows: SlotRows): SlotRepo
       ? { nic2: { portName: iface2.name, ifname: port2.external_ids.get(K.ifname) ?? 'eth1', mac: a.mac2, ...(iface2.ofport !== undefined && iface2.ofport > 0 ? { ofport: Number(iface2.ofport) } : {}) } }
       : {}),
     ...(owner ? { owner } : {}),
+    ...(a.ofportRequest !== undefined && iface && iface.ofport_request === undefined
+      ? { warning: `attached without asking for OpenFlow port ${a.ofportRequest}: a port ecdock did not create held that number` }
+      : {}),
     externalIds: idsToObject(port.external_ids),
   };
 }
 
-/**
- * What a slot's rows and its switch-side link state. `link` is the veth host end found in the
- * switch's namespace (undefined: none), or 'not-looked' when the caller did not list links (then
- * hostLink is left out for internal ports and taken as up for a veth just made).
- */
-export function slotFacts(rows: Pick<SlotRows, 'port' | 'iface'>, link: LinkInfo | undefined | 'just-made'): SlotFacts {
+/** What the realisation saw beside the rows: the switch-side links and whether ovs-vswitchd runs. */
+export interface SeenBeside {
+  /** The veth host end in the switch's namespace (undefined: none), or 'just-made' right after attach. */
+  link: LinkInfo | undefined | 'just-made';
+  /** A device named like the port is in the switch's namespace (for internal ports: not in the target). */
+  deviceInSwitch?: boolean;
+  daemon?: 'running' | 'stopped' | 'unknown';
+}
+
+/** What a slot's rows and the switch side state, without a verdict (see SlotFacts). */
+export function slotFacts(rows: Pick<SlotRows, 'port' | 'iface'>, seen: SeenBeside): SlotFacts {
   const { port, iface } = rows;
+  const { link } = seen;
   const portType = portTypeOf(port, iface);
   const facts: SlotFacts = { portType, attaching: port.external_ids.get(K.state) === 'attaching' };
+  if (seen.daemon === 'running' || seen.daemon === 'stopped') facts.switchDaemon = seen.daemon;
   if (iface?.error) facts.portError = iface.error;
   if (iface?.ofport !== undefined) facts.ofport = Number(iface.ofport);
+  if (iface?.link_state) facts.portLink = iface.link_state;
   if (portType === 'veth') {
     if (link === 'just-made') facts.hostLink = 'up';
     else if (!link) facts.hostLink = 'absent';
     else facts.hostLink = link.operState === 'up' || link.operState === 'unknown' ? 'up' : 'down';
-  }
+  } else if (seen.deviceInSwitch !== undefined) facts.deviceInSwitch = seen.deviceInSwitch;
   return facts;
 }
 

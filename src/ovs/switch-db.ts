@@ -169,6 +169,27 @@ export class SwitchDb {
     return () => this.mon.off('change', listener);
   }
 
+  /**
+   * The link groups of every ecdock bridge, read from the server now rather than the replica: a
+   * slot link whose group is not among them belongs to a bridge that is gone (links are made only
+   * after their bridge, and a bridge's group never changes, so list links first, then ask this).
+   */
+  async liveGroups(): Promise<Set<number>> {
+    const [r] = await this.client.transact(DB, [{ op: 'select', table: 'Bridge', where: [], columns: ['external_ids'] }]);
+    const out = new Set<number>();
+    for (const row of (r as { rows?: { external_ids?: unknown }[] }).rows ?? []) {
+      const ids = row.external_ids;
+      const pairs = Array.isArray(ids) && ids[0] === 'map' && Array.isArray(ids[1]) ? (ids[1] as unknown[]) : [];
+      for (const pair of pairs) {
+        if (Array.isArray(pair) && pair[0] === K.group) {
+          const g = Number(pair[1]);
+          if (Number.isInteger(g) && g > 0) out.add(g);
+        }
+      }
+    }
+    return out;
+  }
+
   /** Runs operations in the next shared transaction (which also bumps next_cfg once). */
   async submit(operations: Operation[]): Promise<SubmitResult> {
     const r = await this.batcher.submit(operations);

@@ -3,7 +3,7 @@
 // OVSDB cannot say, such as static MAC table entries. Failures carry UNIXCTL_* codes: this is
 // ovs-vswitchd's control socket, not the database, and a user debugging one must not look at the other.
 
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { VSwitchError, isEcdockError } from '../errors';
@@ -94,15 +94,42 @@ export async function findVswitchdCtl(dbUrl: string): Promise<string | undefined
 /** Whether ovs-vswitchd runs: 'unknown' when that cannot be told from here (a remote database). */
 export type DaemonState = 'running' | 'stopped' | 'unknown';
 
+async function pidFromFile(file: string): Promise<number | undefined> {
+  try {
+    const pid = parseInt(await fs.readFile(file, 'utf8'), 10);
+    return pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when /proc shows that pid as a zombie (dead, not reaped) or as another program. */
+function isDeadVswitchd(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state === 'Z' || state === 'X' || comm !== 'ovs-vswitchd';
+}
+
 function canConnect(ctlPath: string, timeoutMs: number): Promise<boolean | undefined> {
   return new Promise((resolve) => {
+    let settled = false;
     const sock = net.createConnection({ path: ctlPath });
-    const timer = setTimeout(() => finish(undefined), timeoutMs);
     const finish = (v: boolean | undefined) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       sock.destroy();
       resolve(v);
     };
+    // A busy event loop can run this timer before it delivers the connect's outcome (timers come
+    // first in a loop turn): let the poll phase deliver it before calling the daemon unknown.
+    const timer = setTimeout(() => setImmediate(() => finish(undefined)), timeoutMs);
     sock.on('connect', () => finish(true));
     sock.on('error', () => finish(false));
   });
@@ -115,9 +142,14 @@ function canConnect(ctlPath: string, timeoutMs: number): Promise<boolean | undef
  * (ovsdb-server's pidfile is there) and so ovs-vswitchd would have one if it ran. The database
  * cannot say: a stopped ovs-vswitchd leaves every row (ofport, link_state) as it was.
  */
-export async function vswitchdState(dbUrl: string, timeoutMs = 1000): Promise<DaemonState> {
+export async function vswitchdState(dbUrl: string, timeoutMs = 2000): Promise<DaemonState> {
   const first = dbUrl.split(',')[0] ?? '';
   if (!first.startsWith('unix:')) return 'unknown';
+  // Its pidfile naming a zombie, or a process that is not ovs-vswitchd, settles it: a socket can
+  // outlive its daemon as far as connect() can tell (seen after a SIGKILL once the daemon had been
+  // restarted). A pid with no /proc entry proves nothing (OVS may run in another pid namespace).
+  const pid = await pidFromFile(path.join(path.dirname(first.slice('unix:'.length)), 'ovs-vswitchd.pid'));
+  if (pid !== undefined && isDeadVswitchd(pid)) return 'stopped';
   const ctl = await findVswitchdCtl(dbUrl);
   if (ctl) {
     const ok = await canConnect(ctl, timeoutMs);

@@ -12,6 +12,7 @@ import { Monitor, normalizeMonitorTables, type MonitorHost, type MonitorTables }
 import type { Condition, Operation, OperationResult } from './operations';
 import { OvsdbTransactionError, checkTransactResult, errorTag } from './results';
 import { checkSchema, type DatabaseSchema, type SchemaReport } from './schema';
+import { OVSDB_URL_ENV } from '../defaults';
 import { DEFAULT_URL, formatRemote, loadTls, openSocket, parseRemotes, type LoadedTls, type Remote, type TlsOptions } from './transport';
 import type { Row } from './datum';
 
@@ -123,7 +124,7 @@ export class OvsdbClient extends EventEmitter {
    * OVSDB_TIMEOUT or OVSDB_SCHEMA_MISMATCH.
    */
   static async connect(url?: string, opts: ConnectOptions = {}): Promise<OvsdbClient> {
-    const client = new OvsdbClient(url ?? process.env.ECDOCK_DB ?? DEFAULT_URL, opts);
+    const client = new OvsdbClient(url ?? process.env[OVSDB_URL_ENV] ?? DEFAULT_URL, opts);
     await client.firstConnect();
     return client;
   }

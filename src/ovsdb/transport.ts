@@ -6,10 +6,11 @@ import { promises as fs } from 'node:fs';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Duplex } from 'node:stream';
+import { DEFAULT_OVSDB_URL } from '../defaults';
 import { OvsdbError, UsageError } from '../errors';
 
 export const DEFAULT_PORT = 6640;
-export const DEFAULT_URL = 'unix:/var/run/openvswitch/db.sock';
+export const DEFAULT_URL = DEFAULT_OVSDB_URL;
 /** Longest unix socket path Linux accepts (sun_path is 108 bytes with its NUL). */
 export const UNIX_PATH_MAX = 107;
 

@@ -224,8 +224,8 @@ export class ContainerEvents extends EventEmitter implements AsyncIterable<Conta
         }
       };
       const onEnd = () => done();
-      const onError = (e: Error) => done(e);
-      const done = (e?: Error) => {
+      const onError = (e: unknown) => done(e);
+      const done = (e?: unknown) => {
         stream.removeListener('data', onData);
         stream.removeListener('end', onEnd);
         stream.removeListener('close', onEnd);

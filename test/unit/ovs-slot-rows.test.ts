@@ -138,18 +138,18 @@ describe('src/ovs/slot-rows (pure)', () => {
   it('states facts without judging: the claim mark, the port error and number, the veth host end', () => {
     const p = slotPort(2);
     const link = (operState: string) => ({ name: p.name, operState }) as unknown as LinkInfo;
-    assert.deepEqual(slotFacts({ port: p, iface: iface(p.name, { ofport: 2 }) }, link('up')), { portType: 'veth', attaching: false, ofport: 2, hostLink: 'up' });
-    assert.equal(slotFacts({ port: p, iface: iface(p.name) }, link('unknown')).hostLink, 'up');
-    assert.equal(slotFacts({ port: p, iface: iface(p.name) }, link('lowerlayerdown')).hostLink, 'down');
-    assert.equal(slotFacts({ port: p, iface: iface(p.name) }, undefined).hostLink, 'absent');
-    assert.equal(slotFacts({ port: p, iface: iface(p.name) }, 'just-made').hostLink, 'up');
-    const bad = slotFacts({ port: p, iface: iface(p.name, { ofport: -1, error: 'could not open network device' }) }, link('up'));
+    assert.deepEqual(slotFacts({ port: p, iface: iface(p.name, { ofport: 2 }) }, { link: link('up') }), { portType: 'veth', attaching: false, ofport: 2, hostLink: 'up' });
+    assert.equal(slotFacts({ port: p, iface: iface(p.name) }, { link: link('unknown') }).hostLink, 'up');
+    assert.equal(slotFacts({ port: p, iface: iface(p.name) }, { link: link('lowerlayerdown') }).hostLink, 'down');
+    assert.equal(slotFacts({ port: p, iface: iface(p.name) }, { link: undefined }).hostLink, 'absent');
+    assert.equal(slotFacts({ port: p, iface: iface(p.name) }, { link: 'just-made' }).hostLink, 'up');
+    const bad = slotFacts({ port: p, iface: iface(p.name, { ofport: -1, error: 'could not open network device' }) }, { link: link('up') });
     assert.equal(bad.portError, 'could not open network device');
     assert.equal(bad.ofport, -1);
     const claim = slotPort(2, [[K.state, 'attaching']]);
-    assert.equal(slotFacts({ port: claim, iface: undefined }, undefined).attaching, true);
+    assert.equal(slotFacts({ port: claim, iface: undefined }, { link: undefined }).attaching, true);
     const internal = port('ovs0-s02', [[K.slot, '2'], [K.portType, 'internal']]);
-    assert.equal(slotFacts({ port: internal, iface: iface('ovs0-s02', { type: 'internal' }) }, undefined).hostLink, undefined);
+    assert.equal(slotFacts({ port: internal, iface: iface('ovs0-s02', { type: 'internal' }) }, { link: undefined }).hostLink, undefined);
   });
 
   it('gives back the options a slot was attached with (for reattach), without ecdock keys', () => {

@@ -21,8 +21,12 @@ describe('slotState: what a slot\'s facts mean (pure)', () => {
     assert.equal(slotState(veth({ hostLink: 'absent' }), container, 'alive').state, 'down');
   });
   it('a port the switch could not add is error, with the reason', () => {
-    assert.deepEqual(slotState(veth({ ofport: -1, portError: 'no such device' }), netns, 'alive'), { state: 'error', error: 'no such device' });
-    assert.deepEqual(slotState(internal({ ofport: -1 }), netns, 'alive'), { state: 'error' });
+    assert.deepEqual(slotState(veth({ ofport: -1, portError: 'no such device' }), netns, 'alive'), {
+      state: 'error',
+      error: 'no such device',
+      reason: 'ovs-vswitchd could not add the port: no such device',
+    });
+    assert.equal(slotState(internal({ ofport: -1 }), netns, 'alive').state, 'error');
   });
   it('a veth is up with its host end up, down otherwise; an internal port is up', () => {
     assert.equal(slotState(veth(), netns, 'alive').state, 'up');
@@ -33,7 +37,28 @@ describe('slotState: what a slot\'s facts mean (pure)', () => {
     assert.equal(slotState(veth(), container, 'unknown').state, 'up');
     assert.equal(slotState(veth({ hostLink: 'absent' }), container, 'unknown').state, 'down');
   });
-
+  it('ovs-vswitchd not running: down, with that reason, whatever the rows still say', () => {
+    assert.deepEqual(slotState(veth({ switchDaemon: 'stopped' }), netns, 'alive'), { state: 'down', reason: 'ovs-vswitchd is not running' });
+    assert.deepEqual(slotState(internal({ switchDaemon: 'stopped' }), netns, 'alive'), { state: 'down', reason: 'ovs-vswitchd is not running' });
+    assert.equal(slotState(veth({ switchDaemon: 'running' }), netns, 'alive').state, 'up');
+    // a gone target is still a ghost: cleanup must be able to remove it while the switch is down
+    assert.equal(slotState(veth({ switchDaemon: 'stopped' }), netns, 'gone').state, 'ghost');
+  });
+  it('up only once the switch has the port (ofport > 0)', () => {
+    assert.equal(slotState(veth({ ofport: undefined }), netns, 'alive').state, 'down');
+    assert.equal(slotState(internal({ ofport: 0 }), netns, 'alive').state, 'down');
+  });
+  it('a veth whose port the switch sees down is down', () => {
+    assert.equal(slotState(veth({ portLink: 'down' }), netns, 'alive').state, 'down');
+  });
+  it('internal ports: the target\'s view decides (the switch reads their link down from afar)', () => {
+    assert.equal(slotState(internal({ portLink: 'down' }), netns, 'alive').state, 'up');
+    assert.match(slotState(internal({ deviceInSwitch: true }), netns, 'alive').reason ?? '', /ec cleanup/);
+    assert.equal(slotState(internal({ deviceInSwitch: true }), netns, 'alive').state, 'down');
+    assert.equal(slotState(internal({ targetLink: 'down' }), netns, 'alive').state, 'down');
+    assert.equal(slotState(internal({ targetLink: 'absent' }), netns, 'alive').state, 'down');
+    assert.equal(slotState(internal({ targetLink: 'up', deviceInSwitch: false }), netns, 'alive').state, 'up');
+  });
   it('a slot on another host is judged by the cluster, never by a local target check', () => {
     const remote = (r: NonNullable<SlotFacts['remote']>) => veth({ hostLink: undefined, ofport: undefined, remote: r });
     assert.equal(slotState(remote({ host: 'b', up: true }), netns, 'gone').state, 'up');

@@ -14,6 +14,10 @@ interface Removed {
   ports: (CleanupReport['ports'][number] & { vswitch: string })[];
   links: { vswitch: string; name: string }[];
   containers: { vswitch: string; id: string; name: string; state: string }[];
+  /** What was put right rather than removed (gateway, static MACs, re-plugged internal slots). */
+  repaired: (CleanupReport['repaired'][number] & { vswitch: string })[];
+  /** The library's gateway verdict per vswitch: ok, repaired, or missing (ovs-vswitchd down). */
+  gateways: { vswitch: string; gateway: CleanupReport['gateway'] }[];
 }
 
 export function cleanupCommand(): Command {
@@ -22,7 +26,10 @@ export function cleanupCommand(): Command {
     .description(
       'Remove what is left of dead slots on the vswitch (or on all with --all): ports whose namespace or\n' +
         'container is gone, slots of stopped containers, slot veths no port uses, and exited or dead\n' +
-        'containers labelled for the vswitch. Ports and containers ecdock did not create are never touched.',
+        'containers labelled for the vswitch. Ports and containers ecdock did not create are never touched.\n' +
+        'Also puts back what a restarted ovs-vswitchd forgot: the gateway address, static MAC entries, and\n' +
+        'internal-port slots (plugged into their target again with the same MAC, addresses and routes).\n' +
+        'With --all, also removes slot links of vswitches deleted behind ecdock\'s back (ovs-vsctl del-br).',
     )
     .option('-a, --all', 'every vswitch on this OVS')
     .option('--keep-containers', 'free the slots of stopped containers but do not remove the containers');
@@ -53,7 +60,7 @@ export function cleanupCommand(): Command {
       }
       const total = switches.length + [...doomed.values()].reduce((a, l) => a + l.length, 0);
       const bar = ctx.out.progress(total, 'cleaning up', { minItems: 10 });
-      const removed: Removed = { ports: [], links: [], containers: [] };
+      const removed: Removed = { ports: [], links: [], containers: [], repaired: [], gateways: [] };
       try {
         for (const vs of switches) {
           bar.tick(0, `ports of ${vs.name}`);
@@ -78,6 +85,8 @@ export function cleanupCommand(): Command {
           const r = await vs.cleanup({ stoppedContainers: dockerUp });
           removed.ports.push(...r.ports.map((p) => ({ vswitch: vs.name, ...p })));
           removed.links.push(...r.links.map((name) => ({ vswitch: vs.name, name })));
+          removed.repaired.push(...r.repaired.map((x) => ({ vswitch: vs.name, ...x })));
+          removed.gateways.push({ vswitch: vs.name, gateway: r.gateway });
           bar.tick(1);
           for (const c of doomed.get(vs.name) ?? []) {
             bar.tick(0, `container ${c.name}`);
@@ -90,6 +99,10 @@ export function cleanupCommand(): Command {
             bar.tick(1);
           }
         }
+        if (opts.all) {
+          const orphans = await VSwitch.cleanupOrphans(ovs, { runtime: docker, namespaces: [ctx.netns, undefined, ...switches.map((vs) => vs.netns)] });
+          removed.links.push(...orphans.map((name) => ({ vswitch: '-', name })));
+        }
       } finally {
         bar.finish();
       }
@@ -98,9 +111,15 @@ export function cleanupCommand(): Command {
           ...removed.ports.map((p) => ({ WHAT: 'port', VSWITCH: p.vswitch, NAME: p.portName, WHY: p.reason })),
           ...removed.links.map((l) => ({ WHAT: 'link', VSWITCH: l.vswitch, NAME: l.name, WHY: 'no port' })),
           ...removed.containers.map((c) => ({ WHAT: 'container', VSWITCH: c.vswitch, NAME: c.name, WHY: c.state })),
+          ...removed.repaired.map((r) => ({ WHAT: `repaired ${r.what}`, VSWITCH: r.vswitch, NAME: r.portName ?? '-', WHY: r.detail ?? '' })),
         ];
-        if (!rows.length) return `nothing to clean up on ${switches.map((s) => s.name).join(', ') || 'this OVS'}`;
-        return formatTable(['WHAT', 'VSWITCH', 'NAME', 'WHY'], rows) + `removed ${removed.ports.length} port(s), ${removed.links.length} link(s), ${removed.containers.length} container(s)`;
+        const down = removed.gateways.filter((g) => g.gateway === 'missing').map((g) => g.vswitch);
+        const note = down.length ? `\nthe bridge device of ${down.join(', ')} is missing: is ovs-vswitchd running?` : '';
+        if (!rows.length) return `nothing to clean up on ${switches.map((s) => s.name).join(', ') || 'this OVS'}${note}`;
+        return (
+          formatTable(['WHAT', 'VSWITCH', 'NAME', 'WHY'], rows) +
+          `removed ${removed.ports.length} port(s), ${removed.links.length} link(s), ${removed.containers.length} container(s); repaired ${removed.repaired.length} thing(s)${note}`
+        );
       }, removed);
     }),
   );

@@ -8,11 +8,12 @@ export function deleteVswitchCommand(): Command {
   const cmd = new Command('delete-vswitch')
     .summary('delete a vswitch and its slots')
     .description(
-      'Delete a vswitch: its bridge, ports and slot links. Refuses while slots are attached unless\n' +
-        '--force. Containers in its slots keep running, without their network.',
+      'Delete a vswitch: its bridge, ports and slot links. Refuses while slots are attached, or while\n' +
+        'its bridge holds ports ecdock did not create (exit 3, naming them), unless --force.\n' +
+        'Containers in its slots keep running, without their network.',
     )
     .argument('[NAME]', 'the vswitch (default: --vswitch, $ECDOCK_VSWITCH or ovs0)')
-    .option('-f, --force', 'delete it even if slots are attached');
+    .option('-f, --force', 'delete it even if slots are attached or it holds ports ecdock did not create');
   addGlobalOptions(cmd);
   return cmd.action(
     action<{ force?: boolean }>(async (ctx, args, opts) => {
@@ -27,7 +28,7 @@ export function deleteVswitchCommand(): Command {
           { detail: { slots: slots.map((s) => s.index) } },
         );
       }
-      await vs.destroy();
+      await vs.destroy({ force: !!opts.force });
       ctx.out.result(`deleted vswitch ${vs.name}${slots.length ? ` and its ${slots.length} slot${slots.length === 1 ? '' : 's'}` : ''}`, { deleted: vs.name, slots: slots.map((s) => s.index) });
     }),
   );

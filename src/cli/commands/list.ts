@@ -14,8 +14,10 @@ export function listCommand(): Command {
     .summary('list slots: IP, MAC, port, type, target, state')
     .description(
       'List the slots of the vswitch with their IP, MAC, OVS port, port type, target (container name,\n' +
-        'pid or namespace path) and state: up, down (container stopped or link down), ghost (target gone:\n' +
-        '"ec cleanup" removes it), attaching, or error.',
+        'pid or namespace path) and state, with the reason when it is not up: up (ovs-vswitchd runs and\n' +
+        'has the port, the interface is in the target with carrier), down (ovs-vswitchd not running,\n' +
+        'container stopped or restarted, link down, no carrier after an ovs-vswitchd restart: "ec cleanup"\n' +
+        're-plugs it), ghost (target gone: "ec cleanup" removes it), attaching, or error.',
     )
     .option('-a, --all', 'slots of every vswitch on this OVS');
   addGlobalOptions(cmd);
