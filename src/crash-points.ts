@@ -14,7 +14,12 @@ export type CrashPoint =
   | 'attach:internal-configured'
   | 'detach:link-deleted'
   | 'detach:port-removed'
-  | 'destroy:links-deleted';
+  | 'destroy:links-deleted'
+  | 'ovn:claimed'
+  | 'ovn:veth-created'
+  | 'ovn:port-bound'
+  | 'ovn:installed'
+  | 'ovn:released';
 
 export const ATTACH_VETH_POINTS: CrashPoint[] = ['attach:veth-created', 'attach:port-committed', 'attach:vswitchd-applied'];
 export const ATTACH_INTERNAL_POINTS: CrashPoint[] = [
@@ -23,6 +28,9 @@ export const ATTACH_INTERNAL_POINTS: CrashPoint[] = [
   'attach:internal-moved',
   'attach:internal-configured',
 ];
+
+/** The steps of an attach to an OVN vswitch: Northbound claim, veth, integration-bridge port, ovn-installed. */
+export const ATTACH_OVN_POINTS: CrashPoint[] = ['ovn:claimed', 'ovn:veth-created', 'ovn:port-bound', 'ovn:installed'];
 
 let hook: ((p: CrashPoint) => void) | undefined;
 

@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   LINK_EXISTS: 'conflict',
   NAME_TAKEN: 'conflict',
   NOT_OURS: 'conflict',
+  SLOT_ON_OTHER_HOST: 'conflict',
   FOREIGN_PORTS: 'conflict',
   LOCK_NOT_HELD: 'conflict',
   // missing things
@@ -64,6 +65,8 @@ export const ERROR_CODES = {
   PERMISSION_DENIED: 'unavailable',
   TLS_FAILED: 'unavailable',
   SANDBOX_FAILED: 'unavailable',
+  OVN_HOST_NOT_CONFIGURED: 'unavailable',
+  OVN_TIMEOUT: 'unavailable',
   // protocol
   OVSDB_PROTOCOL: 'protocol',
   OVSDB_MESSAGE_TOO_LARGE: 'protocol',

@@ -10,7 +10,8 @@
 // Today's realisation is a bridge of the local Open vSwitch (src/ovs/: Port/Interface rows claimed
 // in one transaction, veths or internal ports plumbed over rtnetlink). A second one (OVN: a
 // Logical_Switch_Port per slot, bound by iface-id on the host's br-int) implements this same
-// interface and is picked in src/switch-factory.ts; nothing in src/vswitch.ts changes for it.
+// interface and is picked in src/switch-factory.ts (src/ovn/); the model tells the two apart only by
+// the facts they report.
 //
 // Writing a realisation:
 // - `spec` is fixed at open time; the model copies it to the VSwitch it hands out.
@@ -99,6 +100,13 @@ export interface SlotFacts {
    * needs the runtime); undefined when it did not look (veth slots: hostLink already says it).
    */
   targetLink?: 'up' | 'down' | 'absent';
+  /** Whether the switch's controller installed the port's flows (OVN: ovn-installed); undefined where there is no such step. */
+  installed?: boolean;
+  /**
+   * The slot is bound on another host: its target is not here to be asked about, so only these
+   * say how it is. `chassisGone`: that host no longer exists in the cluster (undefined: not asked).
+   */
+  remote?: { host: string; up: boolean; chassisGone?: boolean };
 }
 
 /** A slot as a realisation reports it: everything but the verdict (`state`, `error`). */
@@ -120,7 +128,7 @@ export interface CleanupOptions {
   stoppedContainers?: boolean;
 }
 
-export type CleanupReason = 'target-gone' | 'link-gone' | 'stale-claim' | 'container-stopped' | 'port-error';
+export type CleanupReason = 'target-gone' | 'link-gone' | 'stale-claim' | 'container-stopped' | 'port-error' | 'chassis-gone';
 
 /** What the model asks a realisation's cleanup to do: remove the slots it judged dead, and plug
  *  slots whose target lives but lost its interface back in (the target opened by the model). */

@@ -56,6 +56,8 @@ export interface SlotInfo extends SlotAddress {
   /** Owner of an in-flight claim (`attaching`): boot/pid/starttime. */
   owner?: string;
   externalIds: Record<string, string>;
+  /** OVN vswitches: the chassis (host) the slot is bound on. */
+  host?: string;
 }
 
 export interface SlotHandle {
@@ -77,6 +79,8 @@ export class Slot {
   readonly vlan?: number;
   readonly state: SlotState;
   readonly target?: SlotTargetInfo;
+  /** OVN vswitches: the chassis (host) the slot is bound on. */
+  readonly host?: string;
   readonly info: SlotInfo;
   readonly #owner: SlotHandle;
 
@@ -97,6 +101,7 @@ export class Slot {
     if (info.vlan !== undefined) this.vlan = info.vlan;
     this.state = info.state;
     if (info.target) this.target = info.target;
+    if (info.host !== undefined) this.host = info.host;
   }
 
   /** Removes this slot from its vswitch (same as `vs.detach(slot.index)`). */

@@ -1,17 +1,17 @@
 // Which realisation backs a vswitch, picked from the options the user gave. The model
 // (src/vswitch.ts) asks here and never names a concrete realisation; a new one is one line below.
 
-import { UsageError } from './errors';
+import { ovnSwitches, type OvnOptions } from './ovn/ovn-switch';
 import { localSwitches } from './ovs/local-switch';
 import type { RealisationKind } from './realisation';
 
 /** The options that choose a realisation (the rest of the options are for the model). */
 export interface RealisationChoice {
-  /** Back the vswitch by an OVN logical switch (the Northbound database's URL). */
-  ovn?: { northbound: string };
+  /** Back the vswitch by an OVN logical switch (the Northbound database's URL, or a client the caller owns). */
+  ovn?: OvnOptions;
 }
 
 export function realisationFor(o: RealisationChoice = {}): RealisationKind {
-  if (o.ovn) throw new UsageError('BAD_ARGUMENT', 'OVN-backed vswitches are not available in this build of ecdock; leave out the ovn option');
+  if (o.ovn) return ovnSwitches(o.ovn);
   return localSwitches;
 }

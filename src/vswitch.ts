@@ -362,9 +362,9 @@ export class VSwitch {
     }
   }
 
-  /** Whether a slot's target is still there; an attaching claim is not asked about. */
+  /** Whether a slot's target is still there; an attaching claim, or a slot on another host, is not asked about. */
   private liveness(r: SlotReport): Promise<Liveness> {
-    if (r.facts.attaching) return Promise.resolve('unknown');
+    if (r.facts.attaching || r.facts.remote) return Promise.resolve('unknown');
     return r.info.target ? targetLiveness(r.info.target, this.runtime) : Promise.resolve('gone');
   }
 
@@ -397,7 +397,7 @@ export class VSwitch {
           if (r.facts.attaching) return; // the realisation knows whether the claim's owner died
           const { info, liveness, facts } = await this.look(r);
           const slot = r.info.index;
-          if (info.state === 'ghost') remove.push({ slot, id: r.id, reason: liveness === 'gone' ? 'target-gone' : 'link-gone' });
+          if (info.state === 'ghost') remove.push({ slot, id: r.id, reason: r.facts.remote ? 'chassis-gone' : liveness === 'gone' ? 'target-gone' : 'link-gone' });
           else if (liveness === 'stopped' && o.stoppedContainers) remove.push({ slot, id: r.id, reason: 'container-stopped' });
           else if (liveness === 'alive' && facts.portType === 'internal' && facts.deviceInSwitch && facts.switchDaemon !== 'stopped' && r.info.target) {
             const target = await openRecordedTarget(r.info.target, this.runtime);

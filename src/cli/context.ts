@@ -22,6 +22,7 @@ export interface GlobalOptions {
   privateKey?: string;
   certificate?: string;
   caCert?: string;
+  ovnNb?: string;
 }
 
 /**
@@ -39,6 +40,7 @@ export function addGlobalOptions(cmd: Command, o: { hidden?: boolean; except?: (
     // As ovs-vsctl names them, for ssl: databases.
     new Option('--private-key <file>', 'ssl: our private key, PEM (default: $ECDOCK_TLS_KEY)'),
     new Option('--certificate <file>', 'ssl: our certificate, PEM (default: $ECDOCK_TLS_CERT)'),
+    new Option('--ovn-nb <url>', 'the vswitch is an OVN logical switch: OVN Northbound URL (comma-separated for a cluster; default: $ECDOCK_OVN_NB); --db is then this host\'s OVS'),
     new Option('--ca-cert <file>', "ssl: the CA certificate the server's must chain to, PEM (default: $ECDOCK_TLS_CA)"),
   ];
   for (const opt of opts) {
@@ -80,6 +82,9 @@ export class Context {
   readonly slotOption?: number;
   readonly tls?: { key?: string; cert?: string; ca?: string };
   private client?: Promise<OvsdbClient>;
+  /** OVN Northbound URL: the vswitch is an OVN logical switch seen from this host. */
+  readonly ovnNb?: string;
+  private nbClient?: Promise<OvsdbClient>;
   private dockerRuntime?: DockerRuntime;
 
   constructor(readonly options: GlobalOptions, env: NodeJS.ProcessEnv = process.env, command = 'stop') {
@@ -93,6 +98,9 @@ export class Context {
     if (!this.vswitchName) throw new UsageError('BAD_NAME', 'the vswitch name given with --vswitch is empty: give a name, or leave the option out for $ECDOCK_VSWITCH or ovs0');
     const netns = options.netns || env.ECDOCK_NETNS;
     if (netns) this.netns = netns;
+    this.hostNetns = this.netns;
+    const ovnNb = options.ovnNb ?? (env.ECDOCK_OVN_NB || undefined);
+    if (ovnNb !== undefined) this.ovnNb = ovnNb;
     const slot = parseSlot(options.slot);
     if (slot !== undefined) this.slotOption = slot;
     const key = options.privateKey ?? (env.ECDOCK_TLS_KEY || undefined);
@@ -105,8 +113,18 @@ export class Context {
 
   /** The global options merged from the program and the command (the command's win). */
   static from(cmd: Command): Context {
-    return new Context(cmd.optsWithGlobals<GlobalOptions>(), process.env, cmd.name());
+    const ctx = new Context(cmd.optsWithGlobals<GlobalOptions>(), process.env, cmd.name());
+    // `ec plug --netns` names the target, not where ovs-vswitchd runs: for an OVN vswitch, this
+    // host's namespace then comes from before the command name or from $ECDOCK_NETNS.
+    if (cmd.name() === 'plug') {
+      const before = (cmd.parent?.opts<GlobalOptions>().netns || process.env.ECDOCK_NETNS) ?? undefined;
+      ctx.hostNetns = before || undefined;
+    }
+    return ctx;
   }
+
+  /** Where this host's ovs-vswitchd runs, for an OVN vswitch. */
+  private hostNetns?: string | undefined;
 
   /** The OVSDB connection (opened once). One-shot commands do not reconnect: they fail fast. */
   ovs(o: { reconnect?: boolean } = {}): Promise<OvsdbClient> {
@@ -130,7 +148,7 @@ export class Context {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { VSwitch } = require('../vswitch') as typeof import('../vswitch');
     const ovs = await this.ovs();
-    const o = { runtime: this.docker() };
+    const o = { runtime: this.docker(), ...(await this.ovnOptions()) };
     if (name !== undefined || this.vswitchNamed) return VSwitch.open(ovs, name ?? this.vswitchName, o);
     try {
       return await VSwitch.open(ovs, this.vswitchName, o);
@@ -149,6 +167,16 @@ export class Context {
     }
   }
 
+  /** With --ovn-nb: the OVN options for VSwitch (Northbound opened once, closed with the command) and this host's netns. */
+  async ovnOptions(): Promise<{ ovn?: { northbound: OvsdbClient }; netns?: string }> {
+    if (this.ovnNb === undefined) return {};
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { OvsdbClient } = require('../ovsdb/client') as typeof import('../ovsdb/client');
+    this.nbClient ??= OvsdbClient.connect(this.ovnNb, { reconnect: false, leaderOnly: this.ovnNb.includes(','), ...(this.tls ? { tls: this.tls } : {}) });
+    const netns = this.hostNetns;
+    return { ovn: { northbound: await this.nbClient }, ...(netns ? { netns } : {}) };
+  }
+
   /** The slot from a positional argument, else --slot; `required` makes a missing one a usage error. */
   slot(positional: string | undefined, required: true): number;
   slot(positional: string | undefined, required?: false): number | undefined;
@@ -163,6 +191,9 @@ export class Context {
   }
 
   async close(): Promise<void> {
+    const nb = this.nbClient;
+    this.nbClient = undefined;
+    if (nb) (await nb.catch(() => undefined))?.close();
     const c = this.client;
     this.client = undefined;
     if (c) {

@@ -23,7 +23,7 @@ function loadVSwitch(): typeof import('../vswitch').VSwitch {
   return (require('../vswitch') as typeof import('../vswitch')).VSwitch;
 }
 
-/** Refuses what this build cannot realise (an OVN-backed vswitch before its realisation exists) as a configuration error, before anything is touched. */
+/** Refuses what this build cannot realise (the switch factory says) as a configuration error, before anything is touched. */
 export function checkSupported(conf: NetConf): void {
   if (!conf.ovn) return;
   try {

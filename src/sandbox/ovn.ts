@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SandboxError } from '../errors';
 import { DEFAULT_SCHEMA, freePort, pidAlive, runTool } from './ovs';
+import { killNow, readPid, stopPids } from './pids';
 
 export interface OvnSandboxOptions {
   /** Simulated hosts (chassis). Default 2. */
@@ -70,44 +71,6 @@ const UNDERLAY_PREFIX = '172.31.255';
 const DAEMON_LOG = ['-vsyslog:off', '-vconsole:off', '--detach', '--no-chdir'];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function readPid(file: string, ms = 10_000): Promise<number> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const pid = parseInt(await fs.readFile(file, 'utf8').catch(() => ''), 10);
-    if (pid > 0) return pid;
-    if (Date.now() > end) throw new SandboxError('SANDBOX_FAILED', `no pid appeared in ${file}`);
-    await sleep(10);
-  }
-}
-
-/** SIGTERM to all at once (a daemon's exit does not wait for the others), then SIGKILL to whoever stays. */
-async function stopPids(pids: (number | undefined)[], graceMs = 3000): Promise<void> {
-  const live = pids.filter((p): p is number => !!p && pidAlive(p));
-  for (const p of live) {
-    try {
-      process.kill(p, 'SIGTERM');
-    } catch {
-      /* gone */
-    }
-  }
-  const end = Date.now() + graceMs;
-  while (live.some(pidAlive) && Date.now() < end) await sleep(20);
-  for (const p of live.filter(pidAlive)) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-  const end2 = Date.now() + 3000;
-  while (live.some(pidAlive) && Date.now() < end2) await sleep(20);
-}
-
-function killNow(pid: number | undefined): Promise<void> {
-  if (pid && pidAlive(pid)) process.kill(pid, 'SIGKILL');
-  return stopPids([pid], 0);
-}
 
 export class OvnSandbox {
   private state: OvnState;
@@ -411,11 +374,28 @@ export class OvnSandbox {
             ),
           ),
         );
-        if (tunnels.every((t) => t >= want.length - 1)) return;
+        if (tunnels.every((t) => t >= want.length - 1)) {
+          await this.primeTunnels();
+          return;
+        }
       }
       if (Date.now() > end) throw new SandboxError('SANDBOX_FAILED', `the OVN sandbox was not ready within ${timeoutMs} ms (chassis: ${chassis.join(' ') || 'none'}); see the logs in ${this.dir}`);
       await sleep(50);
     }
+  }
+
+  /**
+   * One ping between every pair of encap addresses: ovs-vswitchd learns the peers' MACs by
+   * snooping that ARP on br-phy (tnl/neigh), else the first tunnelled packets to each peer are
+   * dropped while it resolves them.
+   */
+  private async primeTunnels(): Promise<void> {
+    const hs = this.state.hosts;
+    await Promise.all(
+      hs.map(async (h) => {
+        for (const peer of hs) if (peer !== h) await runTool('ip', ['netns', 'exec', h.netnsName, 'ping', '-c1', '-W1', peer.encapIp], undefined, 5000).catch(() => undefined);
+      }),
+    );
   }
 
   /** Environment for the OVN and OVS tools aimed at host i (ECDOCK_DB, ECDOCK_NETNS, ECDOCK_OVN_NB too). */

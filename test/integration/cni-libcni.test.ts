@@ -213,7 +213,7 @@ describe('CNI plugin with a libcni client (real OVS, real namespaces)', function
       { name: 'a missing name', code: 7, stdin: () => JSON.stringify({ cniVersion: '1.0.0', ...conf() }) },
       { name: 'a bad subnet', code: 7, stdin: () => JSON.stringify({ cniVersion: '1.0.0', name: net, ...conf(), vswitch: uniqueName('cz'), subnet: '10.61.0.999/24' }), ecdock: /BAD_SUBNET/ },
       { name: 'a plan that does not match the existing vswitch', code: 7, stdin: () => JSON.stringify({ cniVersion: '1.0.0', name: net, ...conf(), subnet: '10.62.0.254/24' }), ecdock: /VSWITCH_PLAN_MISMATCH/ },
-      { name: 'an OVN northbound this build cannot realise', code: 7, stdin: () => JSON.stringify({ cniVersion: '1.0.0', name: net, ...conf(), ovn: { northbound: 'tcp:127.0.0.1:6641' } }) },
+      { name: 'an OVN Northbound that does not answer', code: 11, stdin: () => JSON.stringify({ cniVersion: '1.0.0', name: net, ...conf(), ovn: { northbound: 'unix:/nonexistent/ovnnb_db.sock' } }), ecdock: /OVSDB_UNREACHABLE/ },
       { name: 'an unsupported cniVersion', code: 1, stdin: () => JSON.stringify({ cniVersion: '9.9.9', name: net, ...conf() }) },
       { name: 'a missing CNI_COMMAND', code: 4, env: { CNI_COMMAND: undefined } },
       { name: 'an unknown CNI_COMMAND', code: 4, env: { CNI_COMMAND: 'EXPLODE' } },

@@ -92,7 +92,7 @@ describe('ec command line', () => {
       assert.ok(c.summary() || c.description(), `${n} has a description`);
     }
     const probe = addGlobalOptions(new Command('x'));
-    assert.deepEqual(probe.options.map((o) => o.long), ['--db', '--vswitch', '--slot', '--quiet', '--json', '--netns', '--private-key', '--certificate', '--ca-cert']);
+    assert.deepEqual(probe.options.map((o) => o.long), ['--db', '--vswitch', '--slot', '--quiet', '--json', '--netns', '--private-key', '--certificate', '--ovn-nb', '--ca-cert']);
   });
 
   it('unknown commands and options, and no command at all, exit 2 with one line on stderr', async () => {

@@ -59,4 +59,20 @@ describe('slotState: what a slot\'s facts mean (pure)', () => {
     assert.equal(slotState(internal({ targetLink: 'absent' }), netns, 'alive').state, 'down');
     assert.equal(slotState(internal({ targetLink: 'up', deviceInSwitch: false }), netns, 'alive').state, 'up');
   });
+  it('a slot on another host is judged by the cluster, never by a local target check', () => {
+    const remote = (r: NonNullable<SlotFacts['remote']>) => veth({ hostLink: undefined, ofport: undefined, remote: r });
+    assert.equal(slotState(remote({ host: 'b', up: true }), netns, 'gone').state, 'up');
+    assert.equal(slotState(remote({ host: 'b', up: false }), netns, 'unknown').state, 'down');
+    assert.equal(slotState(remote({ host: 'b', up: true, chassisGone: true }), netns, 'unknown').state, 'ghost');
+    assert.equal(slotState({ ...remote({ host: 'b', up: true }), attaching: true }, netns, 'unknown').state, 'attaching');
+  });
+
+  it('a port the controller has not installed is down, not up', () => {
+    assert.equal(slotState(veth({ installed: false }), netns, 'alive').state, 'down');
+    assert.equal(slotState(veth({ installed: true }), netns, 'alive').state, 'up');
+    assert.equal(slotState(internal({ installed: false }), netns, 'alive').state, 'down');
+    // what makes a ghost still does
+    assert.equal(slotState(veth({ installed: false, hostLink: 'absent' }), netns, 'alive').state, 'ghost');
+    assert.equal(slotState(veth({ installed: false }), netns, 'gone').state, 'ghost');
+  });
 });

@@ -40,7 +40,7 @@ export function cleanupCommand(): Command {
     action<{ all?: boolean; keepContainers?: boolean; dryRun?: boolean }>(async (ctx, _args, opts) => {
       const ovs = await ctx.ovs();
       const docker = ctx.docker();
-      const switches = opts.all ? await VSwitch.list(ovs, { runtime: docker }) : [await ctx.vswitch()];
+      const switches = opts.all ? await VSwitch.list(ovs, { runtime: docker, ...(await ctx.ovnOptions()) }) : [await ctx.vswitch()];
       // Whether a container slot is dead can only be told by dockerd: without it, remove nothing.
       let dockerUp = true;
       try {

@@ -71,13 +71,16 @@ export function createVswitchCommand(): Command {
       // Every refusal before the progress line: BAD_SUBNET, BAD_NAME, SUBNET_IN_USE.
       const plan = AddressPlan.parse(name, subnet, ipv6Prefix);
       const ovs = await ctx.ovs();
+      const ovn = await ctx.ovnOptions();
       const netns = ctx.netns ?? (await recordedVswitchdNetns(ovs));
-      if (!opts.force) await checkSubnetUnused(plan, name, netns);
-      ctx.out.note(`creating vswitch ${name} on ${subnet} (${opts.usermode ? 'userspace' : 'kernel'} datapath)...`);
+      // An OVN vswitch's subnet lives on the logical switch, not in this host's namespace.
+      if (!opts.force && !ovn.ovn) await checkSubnetUnused(plan, name, netns);
+      ctx.out.note(`creating vswitch ${name} on ${subnet} (${ovn.ovn ? 'OVN logical switch' : opts.usermode ? 'userspace datapath' : 'kernel datapath'})...`);
       const vs = await VSwitch.create(ovs, {
         name,
         subnet,
-        usermode: !!opts.usermode,
+        ...ovn,
+        ...(ovn.ovn ? {} : { usermode: !!opts.usermode }),
         ...(ipv6Prefix ? { ipv6Prefix } : {}),
         ...(b ? { uplink: b } : {}),
         ...(mtu !== undefined ? { mtu } : {}),

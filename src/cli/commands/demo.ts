@@ -16,6 +16,7 @@ import { EXIT } from '../exit-codes';
 import { native } from '../../netlink/addon';
 import { formatTable } from '../output';
 import { SLOT_COLUMNS, slotRow } from '../slot-view';
+import { ovnDemo } from './demo-ovn';
 
 const SLOTS = [1, 2, 3];
 /** Bytes sent over TCP from every slot to every other slot. */
@@ -50,9 +51,10 @@ export function demoCommand(): Command {
         'or ctrl-c). Needs root, Open vSwitch and iproute2.\n' +
         'Exits 0 when every ping answered and every transfer arrived whole, 6 otherwise.',
     );
-  addGlobalOptions(cmd, { except: ['db', 'vswitch', 'slot', 'netns'] });
+  cmd.option('--ovn', 'across hosts: a private OVN with three simulated hosts, one slot on each, ping and TCP matrix');
+  addGlobalOptions(cmd, { except: ['db', 'vswitch', 'slot', 'netns', 'ovnNb'] });
   return cmd.action(
-    action(async (ctx) => {
+    action<{ ovn?: boolean }>(async (ctx, _a, opts) => {
       if (typeof process.getuid === 'function' && process.getuid() !== 0) {
         throw new EcdockError('PERMISSION_DENIED', 'ec demo needs root: it makes network namespaces and starts OVS daemons (try: sudo ec demo)');
       }
@@ -69,6 +71,14 @@ export function demoCommand(): Command {
       const check = () => {
         if (interrupted) throw new EcdockError('INTERRUPTED', `demo interrupted by ${interrupted}; everything it made was removed`);
       };
+      if (opts.ovn) {
+        try {
+          return await ovnDemo(ctx, check);
+        } finally {
+          process.off('SIGINT', onInt);
+          process.off('SIGTERM', onTerm);
+        }
+      }
       const tag = randomBytes(3).toString('hex');
       const namespaces = SLOTS.map((n) => `ecdemo-${tag}-${n}`);
       const made: ScratchNetns[] = [];

@@ -23,7 +23,7 @@ export function listCommand(): Command {
   addGlobalOptions(cmd);
   return cmd.action(
     action<{ all?: boolean }>(async (ctx, _args, opts) => {
-      const switches = opts.all ? await VSwitch.list(await ctx.ovs(), { runtime: ctx.docker() }) : [await ctx.vswitch()];
+      const switches = opts.all ? await VSwitch.list(await ctx.ovs(), { runtime: ctx.docker(), ...(await ctx.ovnOptions()) }) : [await ctx.vswitch()];
       const infos: SlotInfo[] = [];
       for (const vs of switches) for (const s of await vs.slots()) infos.push(s.info);
       const columns = opts.all ? ['VSWITCH', ...SLOT_COLUMNS] : [...SLOT_COLUMNS];
@@ -37,7 +37,7 @@ export function listVswitchesCommand(): Command {
   addGlobalOptions(cmd);
   return cmd.action(
     action(async (ctx) => {
-      const switches = await VSwitch.list(await ctx.ovs(), { runtime: ctx.docker() });
+      const switches = await VSwitch.list(await ctx.ovs(), { runtime: ctx.docker(), ...(await ctx.ovnOptions()) });
       const rows: Row[] = [];
       const json: unknown[] = [];
       for (const vs of switches) {
