@@ -5,7 +5,8 @@
 // reconnects.
 
 import { OvsdbError } from '../errors';
-import { Monitor, normalizeMonitorTables, type MonitorTables } from './monitor';
+import { Monitor } from './monitor';
+import { normalizeMonitorTables, type MonitorTables } from './monitor-tables';
 import type { Condition, Operation, OperationResult } from './operations';
 import { checkTransactResult } from './results';
 import type { DatabaseSchema, SchemaReport } from './schema';
