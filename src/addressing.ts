@@ -3,7 +3,13 @@
 // IPv4 address in the low 32 bits, and an OVS port named <vswitch>-s<NN> asking for OpenFlow port N.
 // Nothing here touches the system; the VSwitch layer stores the plan in the bridge's external_ids.
 
-import { Address4, Address6 } from 'ip-address';
+import type { Address6 as Address6Class } from 'ip-address';
+
+/** ip-address costs tens of ms to load: only plans with an IPv6 prefix need it. */
+function Address6(): typeof Address6Class {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('ip-address') as typeof import('ip-address')).Address6;
+}
 import { UsageError } from './errors';
 
 /** Linux interface names hold at most 15 bytes (IFNAMSIZ 16 with the NUL). */
@@ -125,10 +131,10 @@ export class AddressPlan {
     this.maxSlot = size - 2;
     this.gatewaySlot = v4ToInt(gateway) - this.networkInt;
     if (ipv6Prefix !== undefined) {
-      const p = new Address6(ipv6Prefix);
+      const p = new (Address6())(ipv6Prefix);
       this.ipv6PrefixLength = p.subnetMask;
       this.v6Base = p.startAddress().bigInt();
-      this.ipv6Prefix = `${Address6.fromBigInt(this.v6Base).correctForm()}/${p.subnetMask}`;
+      this.ipv6Prefix = `${Address6().fromBigInt(this.v6Base).correctForm()}/${p.subnetMask}`;
     }
   }
 
@@ -157,25 +163,27 @@ export class AddressPlan {
         { detail: { subnet } },
       );
     }
-    const g = new Address4(`${gateway}/${prefixLength}`);
-    if (g.correctForm() === g.startAddress().correctForm()) {
+    const size = 2 ** (32 - prefixLength);
+    const networkInt = v4ToInt(gateway) - (v4ToInt(gateway) % size);
+    const network = intToV4(networkInt);
+    if (v4ToInt(gateway) === networkInt) {
       throw new UsageError(
         'BAD_SUBNET',
-        `${gateway} is the network address of ${g.startAddress().correctForm()}/${prefixLength}; give the gateway's own address, e.g. "${intToV4(v4ToInt(g.endAddress().correctForm()) - 1)}/${prefixLength}"`,
+        `${gateway} is the network address of ${network}/${prefixLength}; give the gateway's own address, e.g. "${intToV4(networkInt + size - 2)}/${prefixLength}"`,
         { detail: { subnet } },
       );
     }
-    if (g.correctForm() === g.endAddress().correctForm()) {
+    if (v4ToInt(gateway) === networkInt + size - 1) {
       throw new UsageError(
         'BAD_SUBNET',
-        `${gateway} is the broadcast address of ${g.startAddress().correctForm()}/${prefixLength}; give the gateway's own address, e.g. "${intToV4(v4ToInt(gateway) - 1)}/${prefixLength}"`,
+        `${gateway} is the broadcast address of ${network}/${prefixLength}; give the gateway's own address, e.g. "${intToV4(v4ToInt(gateway) - 1)}/${prefixLength}"`,
         { detail: { subnet } },
       );
     }
     if (ipv6Prefix !== undefined) {
-      let p: Address6;
+      let p: Address6Class;
       try {
-        p = new Address6(ipv6Prefix);
+        p = new (Address6())(ipv6Prefix);
       } catch (e) {
         throw new UsageError('BAD_SUBNET', `"${ipv6Prefix}" is not an IPv6 prefix; write it like "2001:db8::/64"`, { cause: e, detail: { ipv6Prefix } });
       }
@@ -188,7 +196,7 @@ export class AddressPlan {
       }
       if (p.bigInt() !== p.startAddress().bigInt()) {
         // host bits set: slots would silently overwrite them, so ask for the clean prefix
-        const clean = `${Address6.fromBigInt(p.startAddress().bigInt()).correctForm()}/${p.subnetMask}`;
+        const clean = `${Address6().fromBigInt(p.startAddress().bigInt()).correctForm()}/${p.subnetMask}`;
         throw new UsageError('BAD_SUBNET', `IPv6 prefix "${ipv6Prefix}" has host bits set; did you mean "${clean}"?`, { detail: { ipv6Prefix } });
       }
     }
@@ -233,22 +241,29 @@ export class AddressPlan {
   }
 
   private v6(ipv4: string): string {
-    return Address6.fromBigInt(this.v6Base! + BigInt(v4ToInt(ipv4))).correctForm();
+    return Address6().fromBigInt(this.v6Base! + BigInt(v4ToInt(ipv4))).correctForm();
   }
 
   isValidSlot(n: unknown): n is number {
     return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= this.maxSlot && n !== this.gatewaySlot;
   }
 
+  /** The usable slots as people read them: "1..253" (gateway .254 of a /24), "1..254 except 100". */
+  get slotRange(): string {
+    const g = this.gatewaySlot;
+    if (g === this.maxSlot) return `1..${this.maxSlot - 1}`;
+    if (g === 1) return `2..${this.maxSlot}`;
+    return `1..${this.maxSlot} except ${g} (the gateway)`;
+  }
+
   /** Throws SLOT_OUT_OF_RANGE unless n is a slot of this plan. */
   checkSlot(n: unknown): asserts n is number {
     if (this.isValidSlot(n)) return;
-    const range = `1..${this.maxSlot}`;
     const why =
       n === this.gatewaySlot
         ? `slot ${n} would be ${this.gateway}, the gateway's address`
-        : `slot ${String(n)} is not in ${range} for ${this.subnet}`;
-    throw new UsageError('SLOT_OUT_OF_RANGE', `${why}; vswitch ${this.vswitch} has slots ${range} except ${this.gatewaySlot} (the gateway)`, {
+        : `slot ${String(n)} is not a slot of ${this.subnet}`;
+    throw new UsageError('SLOT_OUT_OF_RANGE', `${why}; vswitch ${this.vswitch} has slots ${this.slotRange}`, {
       detail: { slot: n, min: 1, max: this.maxSlot, gatewaySlot: this.gatewaySlot },
     });
   }

@@ -7,7 +7,8 @@ import type { PortType } from './slot';
 export function checkVlan(vlan: unknown): number | undefined {
   if (vlan === undefined) return undefined;
   if (typeof vlan !== 'number' || !Number.isInteger(vlan) || vlan < 0 || vlan > 4095) {
-    throw new UsageError('BAD_VLAN', `VLAN ${String(vlan)} is out of range: use an integer from 0 to 4095`, { detail: { vlan } });
+    const shown = typeof vlan === 'number' || typeof vlan === 'string' ? String(vlan) : `of type ${typeof vlan}`;
+    throw new UsageError('BAD_VLAN', `VLAN ${shown} is out of range: use an integer from 0 to 4095`, { detail: { vlan } });
   }
   return vlan;
 }

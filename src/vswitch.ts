@@ -29,8 +29,20 @@ import { realisationFor, type RealisationChoice } from './switch-factory';
 import { checkTarget, dockerRuntime, openRecordedTarget, resolveTarget, targetLiveness, type Liveness, type ResolvedTarget } from './targets';
 import { getLink } from './netlink/link';
 import type { Netns } from './netlink/netns';
+import { checkSubnetUnused } from './subnet-overlap';
+import { explainMissingBridge, recordedVswitchdNetns } from './vswitchd-netns';
 
 export type { CleanupOptions, CleanupReport, SlotEvent } from './realisation';
+
+/**
+ * ovs-docker's keys on a container's slot (`external_ids:container_id` and `container_iface`), so
+ * that its lookups and scripts written for it find the port. With a second NIC both ports would
+ * carry the same container_iface, so it is left out there. Keys the caller gave win.
+ */
+function withContainerIds(extra: Record<string, string>, target: ResolvedTarget, ifname: string, dualNic: boolean): Record<string, string> {
+  if (target.info.kind !== 'container') return extra;
+  return { container_id: target.info.name || target.info.ref, ...(dualNic ? {} : { container_iface: ifname }), ...extra };
+}
 
 export interface VSwitchCreateOptions {
   name: string;
@@ -44,13 +56,18 @@ export interface VSwitchCreateOptions {
   uplink?: string;
   /** MTU of the bridge's interface and the default for slots. */
   mtu?: number;
-  /** Network namespace (path) where this OVS's ovs-vswitchd runs. Default: the caller's. */
+  /** Network namespace (path) where this OVS's ovs-vswitchd runs. Default: the one the database records (Open_vSwitch external_ids:ecdock:netns, written by OvsSandbox), else the caller's. */
   netns?: string;
   /** How long to wait for ovs-vswitchd. Default 30 s. */
   timeoutMs?: number;
   runtime?: ContainerRuntime;
   /** Back the vswitch by an OVN logical switch instead of a local bridge. */
   ovn?: RealisationChoice['ovn'];
+  /**
+   * Create the vswitch even when its subnet overlaps an IPv4 address or route already in ovs-vswitchd's
+   * namespace (otherwise SUBNET_IN_USE). Default false.
+   */
+  allowSubnetOverlap?: boolean;
 }
 
 export interface VSwitchOpenOptions {
@@ -145,13 +162,21 @@ export class VSwitch {
     const plan = AddressPlan.parse(o.name, o.subnet, o.ipv6Prefix);
     const mtu = checkOptionalMtu(o.mtu);
     if (o.uplink !== undefined) checkIfname(o.uplink, 'uplink device');
-    const sw = await realisationFor(o).create(ovs, plan, {
-      usermode: !!o.usermode,
-      ...(o.uplink !== undefined ? { uplink: o.uplink } : {}),
-      ...(mtu !== undefined ? { mtu } : {}),
-      ...(o.netns !== undefined ? { netns: o.netns } : {}),
-      ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
-    });
+    const netns = o.netns ?? (await recordedVswitchdNetns(ovs));
+    // A local bridge puts its gateway in that namespace (an OVN switch answers from a logical router).
+    if (!o.allowSubnetOverlap && !o.ovn) await checkSubnetUnused(plan, o.name, netns);
+    let sw: Awaited<ReturnType<ReturnType<typeof realisationFor>['create']>>;
+    try {
+      sw = await realisationFor(o).create(ovs, plan, {
+        usermode: !!o.usermode,
+        ...(o.uplink !== undefined ? { uplink: o.uplink } : {}),
+        ...(mtu !== undefined ? { mtu } : {}),
+        ...(netns !== undefined ? { netns } : {}),
+        ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+      });
+    } catch (e) {
+      throw explainMissingBridge(e, o.name, netns);
+    }
     return new VSwitch(ovs, sw, o);
   }
 
@@ -225,7 +250,7 @@ export class VSwitch {
 
     const target = await this.openTarget(o.target, 'a slot');
     try {
-      const req: SlotRequest = { target, portType, ifname, mtu, vlan, extra, dualNic, wait: o.wait ?? true, timeoutMs: o.timeoutMs ?? this.timeoutMs };
+      const req: SlotRequest = { target, portType, ifname, mtu, vlan, extra: withContainerIds(extra, target, ifname, dualNic), dualNic, wait: o.wait ?? true, timeoutMs: o.timeoutMs ?? this.timeoutMs };
       if (o.slot !== undefined) {
         try {
           return new Slot(this, this.attached(await this.sw.claim(o.slot, req)));

@@ -3,10 +3,10 @@
 // the environment; connections are opened on first use and closed when the command ends.
 import { Command, Option } from 'commander';
 import { DEFAULT_OVSDB_URL, OVSDB_URL_ENV } from '../defaults';
-import { UsageError, type ErrorCode } from '../errors';
-import { OvsdbClient } from '../ovsdb/client';
-import { DockerRuntime } from '../runtime/docker';
-import { VSwitch } from '../vswitch';
+import { UsageError, VSwitchError, isEcdockError, type ErrorCode } from '../errors';
+import type { OvsdbClient } from '../ovsdb/client';
+import type { DockerRuntime } from '../runtime/docker';
+import type { VSwitch } from '../vswitch';
 import { Output } from './output';
 
 export const DEFAULT_VSWITCH = 'ovs0';
@@ -72,18 +72,24 @@ export class Context {
   readonly out: Output;
   readonly dbUrl: string;
   readonly vswitchName: string;
+  /** Was the vswitch named (--vswitch, $ECDOCK_VSWITCH)? If not, a lone vswitch stands in for ovs0. */
+  readonly vswitchNamed: boolean;
+  /** The command being run (`stop`), for hints that show how to call it. */
+  readonly command: string;
   readonly netns?: string;
   readonly slotOption?: number;
   readonly tls?: { key?: string; cert?: string; ca?: string };
   private client?: Promise<OvsdbClient>;
   private dockerRuntime?: DockerRuntime;
 
-  constructor(readonly options: GlobalOptions, env: NodeJS.ProcessEnv = process.env) {
+  constructor(readonly options: GlobalOptions, env: NodeJS.ProcessEnv = process.env, command = 'stop') {
+    this.command = command;
     this.out = new Output({ json: !!options.json, quiet: !!options.quiet });
     // A value given on the command line is used as given, even empty (then refused as BAD_URL or
     // BAD_NAME): `--vswitch "$VS"` with VS unset must not quietly mean ovs0. An empty variable is unset.
     this.dbUrl = options.db ?? (env[OVSDB_URL_ENV] || DEFAULT_OVSDB_URL);
     this.vswitchName = options.vswitch ?? (env.ECDOCK_VSWITCH || DEFAULT_VSWITCH);
+    this.vswitchNamed = options.vswitch !== undefined || !!env.ECDOCK_VSWITCH;
     if (!this.vswitchName) throw new UsageError('BAD_NAME', 'the vswitch name given with --vswitch is empty: give a name, or leave the option out for $ECDOCK_VSWITCH or ovs0');
     const netns = options.netns || env.ECDOCK_NETNS;
     if (netns) this.netns = netns;
@@ -99,23 +105,48 @@ export class Context {
 
   /** The global options merged from the program and the command (the command's win). */
   static from(cmd: Command): Context {
-    return new Context(cmd.optsWithGlobals<GlobalOptions>());
+    return new Context(cmd.optsWithGlobals<GlobalOptions>(), process.env, cmd.name());
   }
 
   /** The OVSDB connection (opened once). One-shot commands do not reconnect: they fail fast. */
   ovs(o: { reconnect?: boolean } = {}): Promise<OvsdbClient> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { OvsdbClient } = require('../ovsdb/client') as typeof import('../ovsdb/client');
     this.client ??= OvsdbClient.connect(this.dbUrl, { reconnect: o.reconnect ?? false, ...(this.tls ? { tls: this.tls } : {}) });
     return this.client;
   }
 
   docker(): DockerRuntime {
-    this.dockerRuntime ??= new DockerRuntime();
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    this.dockerRuntime ??= new (require('../runtime/docker') as typeof import('../runtime/docker')).DockerRuntime();
     return this.dockerRuntime;
   }
 
-  /** The vswitch named by --vswitch (NO_SUCH_VSWITCH when it does not exist). */
-  async vswitch(name = this.vswitchName): Promise<VSwitch> {
-    return VSwitch.open(await this.ovs(), name, { runtime: this.docker() });
+  /**
+   * The vswitch named by --vswitch or $ECDOCK_VSWITCH. Named by neither, it is ovs0, or else the
+   * only vswitch on this OVS; with several, NO_SUCH_VSWITCH says which exist.
+   */
+  async vswitch(name?: string): Promise<VSwitch> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { VSwitch } = require('../vswitch') as typeof import('../vswitch');
+    const ovs = await this.ovs();
+    const o = { runtime: this.docker() };
+    if (name !== undefined || this.vswitchNamed) return VSwitch.open(ovs, name ?? this.vswitchName, o);
+    try {
+      return await VSwitch.open(ovs, this.vswitchName, o);
+    } catch (e) {
+      if (!isEcdockError(e, 'NO_SUCH_VSWITCH')) throw e;
+      const all = await VSwitch.list(ovs, o);
+      if (all.length === 1) return all[0]!;
+      const names = all.map((v) => v.name);
+      throw new VSwitchError(
+        'NO_SUCH_VSWITCH',
+        names.length === 0
+          ? `there is no vswitch on this OVS yet; create one: ec create-vswitch --usermode (or without --usermode for the kernel datapath)`
+          : `there is no vswitch named ${this.vswitchName}, and this OVS has ${names.length}: ${names.join(', ')}; pick one with --vswitch NAME (or $ECDOCK_VSWITCH)`,
+        { cause: e, detail: { name: this.vswitchName, vswitches: names } },
+      );
+    }
   }
 
   /** The slot from a positional argument, else --slot; `required` makes a missing one a usage error. */
@@ -127,7 +158,7 @@ export class Context {
       throw new UsageError('BAD_ARGUMENT', `two different slots given: ${given} and --slot=${this.slotOption}`);
     }
     const n = given ?? this.slotOption;
-    if (n === undefined && required) throw new UsageError('BAD_ARGUMENT', 'which slot? give it as an argument (ec stop 1) or with --slot=N');
+    if (n === undefined && required) throw new UsageError('BAD_ARGUMENT', `which slot? give it as an argument (ec ${this.command} 1) or with --slot=N`);
     return n;
   }
 

@@ -29,6 +29,20 @@ function displayWidth(s: string): number {
   return [...s].length;
 }
 
+/**
+ * JSON as `ec` prints it: a slot's description carries its number once (`slot`; the library's
+ * `index` is the same number) and its second NIC's MAC only under `nic2`, where it exists.
+ */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v && typeof v === 'object' && !Array.isArray(v) && 'index' in v && 'slot' in v && 'portName' in v) {
+      const { index: _index, mac2: _mac2, ...rest } = v as Record<string, unknown>;
+      return rest;
+    }
+    return v;
+  });
+}
+
 export class Output {
   readonly json: boolean;
   readonly quiet: boolean;
@@ -58,7 +72,7 @@ export class Output {
    */
   result(human: string | (() => string), json: unknown, o: { always?: boolean } = {}): void {
     if (this.json) {
-      this.stdout.write(JSON.stringify(json) + '\n');
+      this.stdout.write(toJson(json) + '\n');
       return;
     }
     if (this.quiet && !o.always) return;
@@ -68,7 +82,7 @@ export class Output {
 
   /** One event line of a stream (ec watch): a JSON line with --json. */
   event(human: string, json: unknown): void {
-    if (this.json) this.stdout.write(JSON.stringify(json) + '\n');
+    if (this.json) this.stdout.write(toJson(json) + '\n');
     else this.stdout.write(human + '\n');
   }
 

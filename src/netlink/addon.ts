@@ -24,12 +24,25 @@ export const TRANSACT_STOP_ON_ERROR = 2;
 let binding: Binding | undefined;
 let failure: NetlinkError | undefined;
 
-function candidates(): string[] {
+/** The package root: dist/src/netlink is three levels below it, src/netlink (ts-node) two. */
+function packageRoot(): string {
+  const compiled = path.resolve(__dirname, '../../..');
+  return fs.existsSync(path.join(compiled, 'package.json')) ? compiled : path.resolve(__dirname, '../..');
+}
+
+/**
+ * Where the addon is: $ECDOCK_NATIVE, else what node-gyp-build picks — a local build
+ * (build/Release, for development) before the prebuilt binary shipped in prebuilds/.
+ */
+function locate(): string {
   const override = process.env.ECDOCK_NATIVE;
-  if (override) return [override];
-  // dist/src/netlink -> package root is three levels up; src/netlink (ts-node) two.
-  const roots = [path.resolve(__dirname, '../../..'), path.resolve(__dirname, '../..')];
-  return roots.flatMap((r) => [path.join(r, 'build/Release/ecdock_native.node'), path.join(r, 'build/Debug/ecdock_native.node')]);
+  if (override) {
+    if (!fs.existsSync(override)) throw new Error(`ECDOCK_NATIVE names ${override}, which does not exist`);
+    return override;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const gypBuild = require('node-gyp-build') as { path(dir: string): string };
+  return gypBuild.path(packageRoot());
 }
 
 export function native(): Binding {
@@ -41,11 +54,14 @@ export function native(): Binding {
     });
     throw failure;
   }
-  const tried = candidates();
-  const file = tried.find((f) => fs.existsSync(f));
-  if (!file) {
-    failure = new NetlinkError('NATIVE_UNAVAILABLE', `the ecdock native addon is not built (looked for ${tried.join(', ')}); run "npm rebuild ecdock" or "npx node-gyp rebuild"`, {
-      detail: { tried },
+  let file: string;
+  try {
+    file = locate();
+  } catch (e) {
+    const why = (e as Error).message.trim().split('\n')[0];
+    failure = new NetlinkError('NATIVE_UNAVAILABLE', `the ecdock native addon is neither prebuilt for this platform nor built (${why}); run "npm rebuild ecdock" with a C++ compiler, make and python3 installed`, {
+      cause: e,
+      detail: { root: packageRoot() },
     });
     throw failure;
   }

@@ -232,7 +232,7 @@ export class ContainerEvents extends EventEmitter implements AsyncIterable<Conta
         stream.removeListener('error', onError);
         (stream as { destroy?: () => void }).destroy?.();
         if (e === undefined || this.closed) resolve();
-        else reject(e);
+        else reject(e instanceof Error ? e : new Error('Docker event stream failed', { cause: e }));
       };
       stream.on('data', onData);
       stream.on('end', onEnd);

@@ -27,26 +27,37 @@ export class DockerRuntime implements ContainerRuntime {
   /** Where dockerd is expected: a socket path, or DOCKER_HOST when it is not a unix socket. */
   readonly endpoint: string;
   readonly timeoutMs: number;
-  private readonly docker: Dockerode;
+  private client?: Dockerode;
+  private readonly makeClient: () => Dockerode;
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     const host = process.env.DOCKER_HOST;
     if (opts.socketPath !== undefined) {
       this.endpoint = opts.socketPath;
-      this.docker = new (loadDockerode())({ socketPath: opts.socketPath });
+      const socketPath = opts.socketPath;
+      this.makeClient = () => new (loadDockerode())({ socketPath });
     } else if (host && !host.startsWith('unix://')) {
       // tcp:// or ssh://: dockerode reads DOCKER_HOST (and DOCKER_TLS_VERIFY, DOCKER_CERT_PATH) itself.
       this.endpoint = host;
       try {
-        this.docker = new (loadDockerode())();
+        // Made now, not on first use: a malformed DOCKER_HOST is a usage error of the constructor.
+        const client = new (loadDockerode())();
+        this.makeClient = () => client;
       } catch (e) {
         throw new UsageError('BAD_URL', `DOCKER_HOST='${host}' is not a Docker address (unix:///path, tcp://host:port)`, { cause: e });
       }
     } else {
       this.endpoint = (host && host.slice('unix://'.length)) || '/var/run/docker.sock';
-      this.docker = new (loadDockerode())({ socketPath: this.endpoint });
+      const socketPath = this.endpoint;
+      this.makeClient = () => new (loadDockerode())({ socketPath });
     }
+  }
+
+  /** The Engine API client, made on first use: a runtime that is never asked anything costs nothing to load. */
+  private get docker(): Dockerode {
+    this.client ??= this.makeClient();
+    return this.client;
   }
 
   /** Resolves when dockerd answers; DOCKER_UNREACHABLE (or PERMISSION_DENIED) otherwise. */

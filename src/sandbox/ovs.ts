@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SandboxError } from '../errors';
 import { UNIX_PATH_MAX } from '../ovsdb/transport';
+import { VSWITCHD_NETNS_KEY } from '../vswitchd-netns';
 
 export interface OvsSandboxOptions {
   /** Run dir; created 0700 if missing. Default: a fresh directory under the system temp dir. */
@@ -231,6 +232,8 @@ export class OvsSandbox {
         sb.state.netns = `/var/run/netns/${name}`;
         // Loopback up, so that ovs-vswitchd's own netlink and tap work behaves as on a host.
         await runTool('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+        // Recorded in the database, so that a client given only ECDOCK_DB finds ovs-vswitchd's namespace.
+        await runTool('ovs-vsctl', [`--db=${sb.dbUrl}`, '--no-wait', '--timeout=10', 'set', 'Open_vSwitch', '.', `external_ids:"${VSWITCHD_NETNS_KEY}"="${sb.state.netns}"`]);
       }
       if (options.vswitchd !== false) await sb.startVswitchd();
       await sb.save();

@@ -138,7 +138,7 @@ describe('ec (CLI) without Docker', function () {
       const a = await netns();
       const b = await netns();
       const s1 = await ecOk<SlotInfo>(['--json', 'plug', '--netns', a.name], { env });
-      assert.equal(s1.index, 1);
+      assert.equal(s1.slot, 1);
       assert.equal(s1.ipv4, '10.0.0.1');
       assert.equal(s1.mac, '52:00:0a:00:00:01');
       // A process living in b: plugged by its pid.
@@ -146,14 +146,14 @@ describe('ec (CLI) without Docker', function () {
       try {
         await eventually(async () => (await sh('readlink', [`/proc/${sleeper.pid}/ns/net`])).stdout.trim() !== (await sh('readlink', ['/proc/self/ns/net'])).stdout.trim());
         const s2 = await ecOk<SlotInfo>(['--json', 'plug', '--pid', String(sleeper.pid)], { env });
-        assert.equal(s2.index, 2);
+        assert.equal(s2.slot, 2);
         assert.equal(s2.target?.kind, 'pid');
         assert.ok(await a.ping('10.0.0.2', { count: 1, timeoutS: 2 }) || (await a.ping('10.0.0.2')), 'slot 1 -> slot 2');
         assert.ok(await b.ping('10.0.0.1'), 'slot 2 -> slot 1');
         assert.ok(await a.ping('10.0.0.254'), 'slot 1 -> gateway');
         const list = await ecOk<SlotInfo[]>(['list', '--json'], { env });
         assert.deepEqual(
-          list.map((s) => [s.index, s.ipv4, s.mac, s.portName, s.state]),
+          list.map((s) => [s.slot, s.ipv4, s.mac, s.portName, s.state]),
           [
             [1, '10.0.0.1', '52:00:0a:00:00:01', `${name}-s01`, 'up'],
             [2, '10.0.0.2', '52:00:0a:00:00:02', `${name}-s02`, 'up'],
@@ -183,7 +183,7 @@ describe('ec (CLI) without Docker', function () {
         [['plug'], 2, /give exactly one of --pid/],
         [['plug', '--netns', b.path, '--pid', '1'], 2, /exactly one/],
         [['plug', '--netns', '/var/run/netns/does-not-exist-' + uniqueName('')], 4, /\(code NETNS_GONE\)|\(code NO_SUCH/],
-        [['--slot=0', 'plug', '--netns', b.path], 2, /slot 0 is not in 1\.\.254/],
+        [['--slot=0', 'plug', '--netns', b.path], 2, /slot 0 is not a slot of .* has slots 1\.\.253/],
         [['--slot=x', 'plug', '--netns', b.path], 2, /slot must be a number/],
         [['unplug', '7'], 4, /NO_SUCH_SLOT/],
         [['unplug'], 2, /which slot/],
@@ -208,7 +208,7 @@ describe('ec (CLI) without Docker', function () {
       await ecOk(['--slot=3', 'plug', '--netns', a.path], { env });
       await ecOk(['--slot=4', 'plug', '--netns', b.path], { env });
       await a.del();
-      await eventually(async () => (await ecOk<SlotInfo[]>(['list', '--json'], { env })).find((s) => s.index === 3)?.state === 'ghost');
+      await eventually(async () => (await ecOk<SlotInfo[]>(['list', '--json'], { env })).find((s) => s.slot === 3)?.state === 'ghost');
       const report = await ecOk<{ ports: { slot: number; portName: string }[] }>(['cleanup', '--json'], { env });
       assert.deepEqual(
         report.ports.map((p) => p.slot),

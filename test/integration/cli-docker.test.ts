@@ -144,7 +144,7 @@ describe('ec (CLI) with Docker', function () {
     const s2 = await ecOk<Started>(['--json', 'start', BUSYBOX_IMAGE, 'sleep', '3600'], { env });
     const s3 = await ecOk<Started>(['start', '--json', '--slot=3', BUSYBOX_IMAGE, 'sleep', '3600'], { env });
     const started = [s1, s2, s3];
-    assert.deepEqual(started.map((s) => s.slot.index), [1, 2, 3]);
+    assert.deepEqual(started.map((s) => s.slot.slot), [1, 2, 3]);
     assert.deepEqual(started.map((s) => s.slot.mac), ['52:00:0a:00:00:01', '52:00:0a:00:00:02', '52:00:0a:00:00:03']);
     for (const from of started) {
       for (const to of started) {
@@ -154,8 +154,8 @@ describe('ec (CLI) with Docker', function () {
     }
     const list = await ecOk<SlotInfo[]>(['list', '--json'], { env });
     assert.deepEqual(
-      list.map((s) => [s.index, s.target?.kind, s.target?.name, s.state]),
-      started.map((s) => [s.slot.index, 'container', s.container.name, 'up']),
+      list.map((s) => [s.slot, s.target?.kind, s.target?.name, s.state]),
+      started.map((s) => [s.slot.slot, 'container', s.container.name, 'up']),
     );
   });
 
@@ -284,7 +284,7 @@ describe('ec (CLI) with Docker', function () {
     const cases: [string, string[], Record<string, string>, number, RegExp][] = [
       ['unknown command', ['begin', BUSYBOX_IMAGE], {}, 2, /^ec: unknown command 'begin'/],
       ['unknown option', ['start', '--bogus', BUSYBOX_IMAGE, 'sh'], {}, 2, /unknown option '--bogus'/],
-      ['slot 0', ['--slot=0', 'start', BUSYBOX_IMAGE, 'sh'], {}, 2, /slot 0 is not in 1\.\.254 .*\(code SLOT_OUT_OF_RANGE\)/],
+      ['slot 0', ['--slot=0', 'start', BUSYBOX_IMAGE, 'sh'], {}, 2, /slot 0 is not a slot of .* has slots 1\.\.253 .*\(code SLOT_OUT_OF_RANGE\)/],
       ['the gateway slot', ['--slot=254', 'start', BUSYBOX_IMAGE, 'sh'], {}, 2, /gateway.*SLOT_OUT_OF_RANGE/],
       ['slot taken', ['--slot=1', 'start', BUSYBOX_IMAGE, 'sh'], {}, 3, /slot 1 of \S+ is taken by container \S+-s01.*\(code SLOT_TAKEN\)/],
       ['unknown image', ['--slot=5', 'start', 'ecdock-no-such-image:nope', 'sh'], {}, 4, /image 'ecdock-no-such-image:nope' is not in dockerd's image store.*\(code NO_SUCH_IMAGE\)/],

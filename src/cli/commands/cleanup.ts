@@ -7,6 +7,7 @@ import { RuntimeError, isEcdockError } from '../../errors';
 import { VSwitch, type CleanupReport } from '../../vswitch';
 import { action } from '../action';
 import { addGlobalOptions } from '../context';
+import { printCleanupPlan } from '../cleanup-plan';
 import { labelledContainers } from '../../in-slot';
 import { formatTable } from '../output';
 
@@ -32,10 +33,11 @@ export function cleanupCommand(): Command {
         'With --all, also removes slot links of vswitches deleted behind ecdock\'s back (ovs-vsctl del-br).',
     )
     .option('-a, --all', 'every vswitch on this OVS')
-    .option('--keep-containers', 'free the slots of stopped containers but do not remove the containers');
+    .option('--keep-containers', 'free the slots of stopped containers but do not remove the containers')
+    .option('--dry-run', 'list what would be removed, and change nothing');
   addGlobalOptions(cmd);
   return cmd.action(
-    action<{ all?: boolean; keepContainers?: boolean }>(async (ctx, _args, opts) => {
+    action<{ all?: boolean; keepContainers?: boolean; dryRun?: boolean }>(async (ctx, _args, opts) => {
       const ovs = await ctx.ovs();
       const docker = ctx.docker();
       const switches = opts.all ? await VSwitch.list(ovs, { runtime: docker }) : [await ctx.vswitch()];
@@ -58,6 +60,7 @@ export function cleanupCommand(): Command {
       if (dockerUp && !opts.keepContainers) {
         for (const vs of switches) doomed.set(vs.name, (await labelledContainers(vs, { runtime: docker })).filter((c) => c.state === 'exited' || c.state === 'dead'));
       }
+      if (opts.dryRun) return printCleanupPlan(ctx, switches, docker, dockerUp, doomed);
       const total = switches.length + [...doomed.values()].reduce((a, l) => a + l.length, 0);
       const bar = ctx.out.progress(total, 'cleaning up', { minItems: 10 });
       const removed: Removed = { ports: [], links: [], containers: [], repaired: [], gateways: [] };

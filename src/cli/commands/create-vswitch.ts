@@ -3,7 +3,10 @@
 // 1 is 10.0.0.1 with MAC 52:00:0a:00:00:01. The original's usage text also showed the name as the
 // first argument; that form is accepted too.
 import { Command } from 'commander';
+import { AddressPlan } from '../../addressing';
 import { UsageError } from '../../errors';
+import { checkSubnetUnused } from '../../subnet-overlap';
+import { recordedVswitchdNetns } from '../../vswitchd-netns';
 import { VSwitch } from '../../vswitch';
 import { action } from '../action';
 import { addGlobalOptions, parseIntOption } from '../context';
@@ -18,6 +21,7 @@ interface Opts {
   usermode?: boolean;
   ipv6?: string | boolean;
   mtu?: string;
+  force?: boolean;
 }
 
 export function createVswitchCommand(): Command {
@@ -35,6 +39,7 @@ export function createVswitchCommand(): Command {
     .option('--usermode', 'use the userspace datapath (datapath_type=netdev): no kernel module needed')
     .option('--ipv6 [prefix]', `give slots IPv6 addresses too: prefix + the slot's IPv4 address (prefix default ${DEFAULT_IPV6_PREFIX}, as ecDock)`)
     .option('--mtu <bytes>', 'MTU of the bridge and default MTU of its slots')
+    .option('--force', "create it even if the subnet overlaps an address or route already in ovs-vswitchd's namespace")
     .addHelpText(
       'after',
       '\nExamples:\n  ec create-vswitch --usermode\n  ec create-vswitch 10.0.0.254/24\n  ec --vswitch=ovs1 create-vswitch --usermode --ipv6 172.16.0.1/16 eth1\n',
@@ -63,21 +68,27 @@ export function createVswitchCommand(): Command {
       const subnet = a ?? DEFAULT_SUBNET;
       const ipv6Prefix = ipv6 === true ? DEFAULT_IPV6_PREFIX : typeof ipv6 === 'string' ? ipv6 : undefined;
       const mtu = parseIntOption(opts.mtu, '--mtu');
+      // Every refusal before the progress line: BAD_SUBNET, BAD_NAME, SUBNET_IN_USE.
+      const plan = AddressPlan.parse(name, subnet, ipv6Prefix);
+      const ovs = await ctx.ovs();
+      const netns = ctx.netns ?? (await recordedVswitchdNetns(ovs));
+      if (!opts.force) await checkSubnetUnused(plan, name, netns);
       ctx.out.note(`creating vswitch ${name} on ${subnet} (${opts.usermode ? 'userspace' : 'kernel'} datapath)...`);
-      const vs = await VSwitch.create(await ctx.ovs(), {
+      const vs = await VSwitch.create(ovs, {
         name,
         subnet,
         usermode: !!opts.usermode,
         ...(ipv6Prefix ? { ipv6Prefix } : {}),
         ...(b ? { uplink: b } : {}),
         ...(mtu !== undefined ? { mtu } : {}),
-        ...(ctx.netns ? { netns: ctx.netns } : {}),
+        ...(netns ? { netns } : {}),
+        ...(opts.force ? { allowSubnetOverlap: true } : {}),
         runtime: ctx.docker(),
       });
       const first = vs.plan.isValidSlot(1) ? vs.addressOf(1) : undefined;
       ctx.out.result(
         `vswitch ${vs.name}: gateway ${vs.plan.gateway}/${vs.plan.prefixLength}${vs.plan.ipv6Prefix ? ` and ${vs.plan.ipv6Prefix}` : ''}, ` +
-          `${vs.usermode ? 'userspace' : 'kernel'} datapath, slots 1..${vs.plan.maxSlot}` +
+          `${vs.usermode ? 'userspace' : 'kernel'} datapath, slots ${vs.plan.slotRange}` +
           (first ? ` (slot 1: ${first.ipv4} ${first.mac})` : ''),
         vs.toJSON(),
       );

@@ -13,6 +13,7 @@ import { VSwitch } from '../../vswitch';
 import { action } from '../action';
 import { addGlobalOptions } from '../context';
 import { EXIT } from '../exit-codes';
+import { native } from '../../netlink/addon';
 import { formatTable } from '../output';
 import { SLOT_COLUMNS, slotRow } from '../slot-view';
 
@@ -55,6 +56,7 @@ export function demoCommand(): Command {
       if (typeof process.getuid === 'function' && process.getuid() !== 0) {
         throw new EcdockError('PERMISSION_DENIED', 'ec demo needs root: it makes network namespaces and starts OVS daemons (try: sudo ec demo)');
       }
+      native(); // NATIVE_UNAVAILABLE now, before a sandbox is started for nothing
       let interrupted: string | undefined;
       const onSignal = (sig: string) => () => {
         interrupted = sig;
