@@ -7,35 +7,13 @@ import { OvsdbError } from '../errors';
 import { Replica, type RowChange, type TableSpec } from './cache';
 import type { Connection } from './connection';
 import { ZERO_UUID, isUuid, rowEquals, type Row } from './datum';
+import { normalizeMonitorTables, type NormalizedSpec } from './monitor-tables';
 import type { Condition } from './operations';
 import { errorTag } from './results';
 import { normalizeSchema, type DatabaseSchema } from './schema';
 
-export interface MonitorSelect {
-  initial?: boolean;
-  insert?: boolean;
-  delete?: boolean;
-  modify?: boolean;
-}
-
-export interface MonitorTableSpec {
-  /** Columns to monitor; default: every column of the table. */
-  columns?: readonly string[];
-  /** Only rows matching these (wire) conditions; needs monitor_cond (OVS ≥ 2.6). */
-  where?: Condition[];
-  select?: MonitorSelect;
-  /** Extra columns to index for O(1) findBy (schema indexes on one column are always indexed). */
-  indexes?: readonly string[];
-}
-
-export type MonitorTables = Record<string, readonly string[] | MonitorTableSpec>;
-
-interface NormalizedSpec {
-  columns: string[];
-  where?: Condition[];
-  select?: MonitorSelect;
-  indexes?: readonly string[];
-}
+export { normalizeMonitorTables } from './monitor-tables';
+export type { MonitorSelect, MonitorTableSpec, MonitorTables } from './monitor-tables';
 
 /** What a Monitor needs from the client that owns it. */
 export interface MonitorHost {
@@ -51,37 +29,6 @@ export type RowHandler<R> = (old: R | undefined, now: R | undefined, change: Row
 type Waiter = { check(): boolean; fail(e: Error): void };
 
 type Method = 'monitor_cond_since' | 'monitor_cond' | 'monitor';
-
-/** Builds the table specs of a monitor request, checked against the server's schema. */
-export function normalizeMonitorTables(schema: DatabaseSchema, tables: MonitorTables, where: Record<string, Condition[]> = {}): Map<string, NormalizedSpec> {
-  const n = normalizeSchema(schema);
-  const out = new Map<string, NormalizedSpec>();
-  const missing: string[] = [];
-  for (const [table, s] of Object.entries(tables)) {
-    const t = n.tables.get(table);
-    if (!t) {
-      missing.push(`table ${table}`);
-      continue;
-    }
-    const spec: MonitorTableSpec = Array.isArray(s) ? { columns: s as readonly string[] } : (s as MonitorTableSpec);
-    const cols = (spec.columns ?? t.declared).filter((c) => c !== '_uuid');
-    for (const c of cols) if (!t.columns.has(c)) missing.push(`column ${table}.${c}`);
-    const w = spec.where ?? where[table];
-    out.set(table, {
-      columns: [...new Set(cols)],
-      ...(w ? { where: w } : {}),
-      ...(spec.select ? { select: spec.select } : {}),
-      ...(spec.indexes ? { indexes: spec.indexes } : {}),
-    });
-  }
-  for (const table of Object.keys(where)) if (!(table in tables)) missing.push(`table ${table} (in where, but not monitored)`);
-  if (missing.length) {
-    throw new OvsdbError('OVSDB_SCHEMA_MISMATCH', `cannot monitor ${schema.name}: the server's schema (${schema.version}) has no ${missing.join(', ')}`, {
-      detail: { missing },
-    });
-  }
-  return out;
-}
 
 /**
  * A change to a row of one of a monitor's tables. With generated row types it is a union by

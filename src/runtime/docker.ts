@@ -6,8 +6,13 @@ import type Dockerode from 'dockerode';
 import { RuntimeError, UsageError } from '../errors';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys, runAttachSession, type AttachOptions, type AttachResult } from './attach';
 import { ContainerEvents, type ContainerEventsOptions, type EventConnection } from './container-events';
-import { CONTAINER_EVENT_ACTIONS, type ContainerEventAction, type ContainerInfo, type ContainerRuntime } from './container-runtime';
+import { CONTAINER_EVENT_ACTIONS, type ContainerInfo, type ContainerRuntime } from './container-runtime';
 import { isStatus, noSuchImage, toRuntimeError, type DockerErrorContext } from './docker-errors';
+import { toInfo, type InspectData } from './docker-inspect';
+import { checkImage, checkName, checkRef, labelFilter } from './docker-names';
+import type { ContainerEventsFilter, CreateContainerOptions, DockerRuntimeOptions, ListContainersOptions } from './docker-options';
+
+export type { ContainerEventsFilter, CreateContainerOptions, DockerRuntimeOptions, ListContainersOptions } from './docker-options';
 
 // dockerode (and the gRPC stack it pulls in) costs ~100 ms to load: only users of Docker pay it.
 function loadDockerode(): typeof Dockerode {
@@ -15,57 +20,7 @@ function loadDockerode(): typeof Dockerode {
   return require('dockerode') as typeof Dockerode;
 }
 
-export interface DockerRuntimeOptions {
-  /** The dockerd socket. Default: DOCKER_HOST when it is unix://PATH, else /var/run/docker.sock. */
-  socketPath?: string;
-  /** Deadline for each API request (ms), not counting the grace time of stop/restart. Default 30000. */
-  timeoutMs?: number;
-}
-
-export interface CreateContainerOptions {
-  name: string;
-  image: string;
-  /** The command; default: the image's. */
-  args?: string[];
-  labels?: Record<string, string>;
-  hostname?: string;
-  /** Give the container a pseudo-terminal (needed for an interactive `attach`). Default true. */
-  tty?: boolean;
-  /** Keep stdin open even when nothing is attached. Default true. */
-  openStdin?: boolean;
-  /** NAME=value entries. */
-  env?: string[];
-  privileged?: boolean;
-  /** e.g. { 'net.ipv6.conf.all.disable_ipv6': '0' } */
-  sysctls?: Record<string, string>;
-}
-
-export interface ListContainersOptions {
-  /** Only containers that carry all these labels with these values (filtered by dockerd). */
-  labels?: Record<string, string>;
-  /** Include containers that are not running. Default false, like `docker ps`. */
-  all?: boolean;
-}
-
-export interface ContainerEventsFilter extends ContainerEventsOptions {
-  /** Only containers that carry all these labels with these values (filtered by dockerd). */
-  labels?: Record<string, string>;
-  /** Which actions; default all of CONTAINER_EVENT_ACTIONS. */
-  actions?: readonly ContainerEventAction[];
-}
-
-// Names and ids as Docker accepts them (a leading '/' is Docker's own way of writing names).
-const REF_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-const NEVER = '0001-01-01T00:00:00Z';
 const INSPECT_CONCURRENCY = 16;
-
-interface InspectData {
-  Id: string;
-  Name: string;
-  RestartCount?: number;
-  State?: { Status?: string; Running?: boolean; Pid?: number; ExitCode?: number; StartedAt?: string };
-  Config?: { Image?: string; Labels?: Record<string, string> | null; Tty?: boolean };
-}
 
 export class DockerRuntime implements ContainerRuntime {
   readonly kind = 'docker';
@@ -410,49 +365,6 @@ export class DockerRuntime implements ContainerRuntime {
       clearTimeout(timer);
     }
   }
-}
-
-/** The ref as the API wants it in a path: checked, without Docker's leading '/'. */
-function checkRef(ref: string): string {
-  if (typeof ref !== 'string' || !REF_RE.test(ref)) {
-    throw new UsageError('BAD_NAME', `'${String(ref)}' is not a container name or id (letters, digits, '_', '.', '-')`);
-  }
-  return ref.replace(/^\//, '');
-}
-
-function checkName(name: string): void {
-  if (typeof name !== 'string' || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) {
-    throw new UsageError('BAD_NAME', `'${String(name)}' is not a valid container name: two or more of letters, digits, '_', '.', '-', starting with a letter or digit`);
-  }
-}
-
-function checkImage(image: string): void {
-  if (typeof image !== 'string' || !image || /[\s?#]/.test(image) || image.startsWith('/')) {
-    throw new UsageError('BAD_NAME', `'${String(image)}' is not an image reference (e.g. busybox, busybox:1.36, registry:5000/team/app@sha256:...)`);
-  }
-}
-
-function labelFilter(labels: Record<string, string> | undefined): string[] {
-  return Object.entries(labels ?? {}).map(([k, v]) => `${k}=${v}`);
-}
-
-function toInfo(d: InspectData): ContainerInfo {
-  const st = d.State ?? {};
-  const running = st.Running === true;
-  const info: ContainerInfo = {
-    id: d.Id,
-    name: (d.Name ?? '').replace(/^\//, ''),
-    image: d.Config?.Image ?? '',
-    pid: running ? (st.Pid ?? 0) : 0,
-    running,
-    state: st.Status ?? (running ? 'running' : 'unknown'),
-    labels: { ...(d.Config?.Labels ?? {}) },
-    tty: d.Config?.Tty === true,
-  };
-  if (st.StartedAt && st.StartedAt !== NEVER) info.startedAt = st.StartedAt;
-  if (!running && info.startedAt !== undefined && typeof st.ExitCode === 'number') info.exitCode = st.ExitCode;
-  if (typeof d.RestartCount === 'number') info.restartCount = d.RestartCount;
-  return info;
 }
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
