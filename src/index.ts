@@ -179,4 +179,6 @@ export type { DockerRuntimeOptions, ContainerEventsFilter, ListContainersOptions
 export type { AttachOptions as ContainerAttachOptions } from './runtime/attach';
 export type { EcdockErrorOptions } from './errors';
 export type { SlotHandle } from './slot';
-export type { CleanupReason } from './realisation';
+export type { CleanupReason, Repair } from './realisation';
+export type { OvnOptions } from './ovn/ovn-switch';
+export type { DbRef } from './ovn/nb-db';
