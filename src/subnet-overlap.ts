@@ -37,9 +37,14 @@ export function prefixesOverlap(a: string, aLen: number, b: string, bLen: number
 export async function checkSubnetUnused(plan: AddressPlan, bridge: string, netnsPath: string | undefined): Promise<void> {
   const netns = netnsPath ? Netns.open({ path: netnsPath }) : Netns.current();
   try {
+    // Addresses and routes first, the bridge's own device after: a concurrent create of this very
+    // vswitch (another process) may make the device and its gateway address in between, and then
+    // the device is found and its entries are excluded.
+    const addresses = await listAddresses({ netns });
+    const routes = await listRoutes({ netns, family: 4 });
     const own = (await getLink({ netns, name: bridge }))?.index;
     const where = netnsPath ?? "this process's network namespace";
-    for (const a of await listAddresses({ netns })) {
+    for (const a of addresses) {
       if (a.family !== 4 || a.index === own) continue;
       if (prefixesOverlap(plan.network, plan.prefixLength, a.address, a.prefixLength)) {
         throw new VSwitchError(
@@ -49,7 +54,7 @@ export async function checkSubnetUnused(plan: AddressPlan, bridge: string, netns
         );
       }
     }
-    for (const r of await listRoutes({ netns, family: 4 })) {
+    for (const r of routes) {
       if (r.dst === 'default' || (r.oif !== undefined && r.oif === own)) continue;
       const [dst, len] = r.dst.split('/');
       if (!dst || Number(len) === 0) continue;

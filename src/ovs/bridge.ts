@@ -129,6 +129,11 @@ export async function createBridge(ovs: OvsdbClient, plan: AddressPlan, o: Creat
         { detail: { existing: spec.plan.toJSON(), requested: plan.toJSON() } },
       );
     }
+    // Another process may have created it a moment ago: its device comes once ovs-vswitchd has
+    // applied that (it reports the bridge's own port as LOCAL); a timeout leaves setGateway to say so.
+    if (db.iface(name)?.ofport !== LOCAL_PORT) {
+      await db.mon.waitFor(() => (db.iface(name)?.ofport === LOCAL_PORT ? true : undefined), timeoutMs).catch(() => undefined);
+    }
     await vs.withNetns((ns) => setGateway(ns, spec.plan, spec.mtu));
     return vs;
   }
