@@ -47,7 +47,17 @@ describe('OVN vswitch on a clustered Northbound: leader killed during 50 attache
     await w.ovn.startDbServer('nb', leader);
     for (const vs of vss) await vs.cleanup();
     // what is left is exactly what succeeded
-    const lsps = (await sh('ovn-nbctl', [`--db=${w.ovn.northbound}`, '--bare', '--columns=name', 'find', 'Logical_Switch_Port', `external_ids:"ecdock:vswitch"=${name}`])).stdout
+    // ovn-nbctl fails at once ("database connection failed") while the restarted server rejoins
+    // and the cluster elects: ask again, a bounded number of times.
+    const find = async () => {
+      const args = [`--db=${w.ovn.northbound}`, '--bare', '--columns=name', 'find', 'Logical_Switch_Port', `external_ids:"ecdock:vswitch"=${name}`];
+      for (let attempt = 1; ; attempt++) {
+        const r = await sh('ovn-nbctl', args, { allowFail: attempt < 40 });
+        if (r.code === 0) return r;
+        await new Promise((res) => setTimeout(res, 250));
+      }
+    };
+    const lsps = (await find()).stdout
       .split('\n')
       .map((x) => x.trim())
       .filter((x) => x && !x.endsWith('-gw-ls'))
