@@ -165,7 +165,7 @@ export async function gc(conf: NetConf): Promise<void> {
   if (!conf.validAttachments) throw new CniError(CNI_CODE.INVALID_CONFIG, 'GC needs "cni.dev/valid-attachments" in the configuration', 'BAD_ARGUMENT');
   const valid = new Set(conf.validAttachments.map((a) => `${a.containerID}\0${a.ifname}`));
   await withOvs(conf, async (ovs) => {
-    const mine = await findAttachments(ovs, conf.vswitch, { [CNI_KEYS.network]: conf.name });
+    const mine = await findAttachments(ovs, conf, { [CNI_KEYS.network]: conf.name });
     const stale = mine.filter((a) => !valid.has(`${a.ids.get(CNI_KEYS.containerId)}\0${a.ids.get(CNI_KEYS.ifname)}`));
     if (!stale.length) return;
     const vs = await openVswitch(ovs, conf, false);
