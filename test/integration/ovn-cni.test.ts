@@ -134,6 +134,12 @@ describe('CNI plugin on an OVN vswitch across two hosts (libcni client, real OVN
     assert.deepEqual(left, [`lsp ${vswitch}-s01`, `lsp ${vswitch}-s03`], 'host0 keeps ovnh-keep, host1 keeps ovnh-other');
     assert.equal((await stale.exec(['ip', 'link', 'show', 'eth0'], { allowFail: true })).code !== 0, true, 'the stale attachment\'s eth0 is gone');
     assert.equal((await gc(1, ['ovnh-other'])).code, 0);
+    const status = (nb: string) => callPlugin({ CNI_COMMAND: 'STATUS', CNI_PATH: dirs.path }, JSON.stringify({ cniVersion: '1.1.0', name: net, ...conf(0), ovn: { northbound: nb } }));
+    const up = await status(w!.ovn.northbound);
+    assert.equal(up.code, 0, up.stdout);
+    const down = await status(`unix:${dirs.root}/no-such-nb.sock`);
+    assert.equal(down.code, 1, down.stdout);
+    assert.equal(down.out?.code, 50, down.stdout);
     assert.equal((await run('del', 0, keep, 'ovnh-keep')).code, 0);
     assert.equal((await run('del', 1, other, 'ovnh-other')).code, 0);
     assert.deepEqual(await ovnLeftovers(w!, vswitch), []);
