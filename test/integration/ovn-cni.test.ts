@@ -28,7 +28,8 @@ describe('CNI plugin on an OVN vswitch across two hosts (libcni client, real OVN
   const subnet = '10.67.3.254/24';
   /** The conflist of host i (one network name on both): its own OVS and vswitchd namespace, the cluster's Northbound. */
   const lists: string[] = [];
-  const conf = (i: number) => ({ type: 'ecdock', vswitch, subnet, db: w!.ovn.hosts[i].dbUrl, switchNetns: w!.ovn.hosts[i].netns, ovn: { northbound: w!.ovn.northbound } });
+  const ipv6Prefix = 'fd6c:6f76:6e68:3::/64';
+  const conf = (i: number) => ({ type: 'ecdock', vswitch, subnet, ipv6Prefix, db: w!.ovn.hosts[i].dbUrl, switchNetns: w!.ovn.hosts[i].netns, ovn: { northbound: w!.ovn.northbound } });
 
   before(async function () {
     requireRoot(this);
@@ -82,8 +83,12 @@ describe('CNI plugin on an OVN vswitch across two hosts (libcni client, real OVN
     assert.equal(ra.code, 0, ra.stdout + ra.stderr);
     const rb = await run('add', 1, b, 'ovnh-b');
     assert.equal(rb.code, 0, rb.stdout + rb.stderr);
-    assert.deepEqual((ra.json as unknown as AddResult).ips, [{ address: '10.67.3.1/24', gateway: '10.67.3.254', interface: 1 }]);
-    assert.deepEqual((rb.json as unknown as AddResult).ips, [{ address: '10.67.3.2/24', gateway: '10.67.3.254', interface: 1 }]);
+    const v6 = (n: number) => `fd6c:6f76:6e68:3::a43:${(0x300 + n).toString(16)}`;
+    assert.deepEqual((ra.json as unknown as AddResult).ips, [
+      { address: '10.67.3.1/24', gateway: '10.67.3.254', interface: 1 },
+      { address: `${v6(1)}/64`, gateway: v6(254), interface: 1 },
+    ]);
+    assert.deepEqual((rb.json as unknown as AddResult).ips[0], { address: '10.67.3.2/24', gateway: '10.67.3.254', interface: 1 });
     assert.equal((rb.json as unknown as AddResult).interfaces[1].mac, '52:00:0a:43:03:02');
 
     // the attachment is recorded in the Northbound with the host it is bound on
@@ -95,6 +100,8 @@ describe('CNI plugin on an OVN vswitch across two hosts (libcni client, real OVN
     assert.equal(await tcpBulk(b.path, a.path, '10.67.3.2', 1_000_000, { timeoutS: 20 }), 1_000_000, 'TCP host0 -> host1');
     assert.equal(await tcpBulk(a.path, b.path, '10.67.3.1', 1_000_000, { timeoutS: 20 }), 1_000_000, 'TCP host1 -> host0');
     assert.equal(await udpEcho(b.path, a.path, '10.67.3.2', 5, { timeoutS: 10 }), 5, 'UDP host0 -> host1');
+    assert.equal(await tcpBulk(b.path, a.path, v6(2), 500_000, { timeoutS: 20 }), 500_000, 'TCP over IPv6 host0 -> host1');
+    assert.equal(await udpEcho(a.path, b.path, v6(1), 5, { timeoutS: 10 }), 5, 'UDP over IPv6 host1 -> host0');
 
     assert.equal((await run('check', 0, a, 'ovnh-a')).code, 0);
     assert.equal((await run('check', 1, b, 'ovnh-b')).code, 0);
