@@ -128,7 +128,7 @@ describe('CNI plugin on an OVN vswitch across two hosts (libcni client, real OVN
     assert.equal((await a.exec(['ip', 'link', 'show', 'eth0'], { allowFail: true })).code !== 0, true, 'eth0 gone');
   });
 
-  it('GC on a host removes only its own stale attachments, not those of the other host', async () => {
+  it('GC on a host removes only its own stale attachments, not those of the other host; STATUS; DEL after the netns is gone', async () => {
     const keep = await netns();
     const stale = await netns();
     const other = await netns();
@@ -147,6 +147,8 @@ describe('CNI plugin on an OVN vswitch across two hosts (libcni client, real OVN
     const down = await status(`unix:${dirs.root}/no-such-nb.sock`);
     assert.equal(down.code, 1, down.stdout);
     assert.equal(down.out?.code, 50, down.stdout);
+    // DEL after the namespace is gone still frees the slot
+    await keep.del();
     assert.equal((await run('del', 0, keep, 'ovnh-keep')).code, 0);
     assert.equal((await run('del', 1, other, 'ovnh-other')).code, 0);
     assert.deepEqual(await ovnLeftovers(w!, vswitch), []);
