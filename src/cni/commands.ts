@@ -153,6 +153,13 @@ export async function check(env: CniEnv, conf: NetConf): Promise<void> {
       if (!routes.some((r) => r.dst === 'default' && r.gateway === slot.gateway && r.oif === link.index)) {
         throw broken(`the default route via ${slot.gateway} on ${env.ifname} is missing`, { routes: routes.map((r) => `${r.dst} via ${r.gateway ?? '-'}`) });
       }
+      const gw6 = slot.info.gateway6;
+      if (gw6 !== undefined) {
+        const routes6 = await listRoutes({ netns: ns, family: 6 });
+        if (!routes6.some((r) => r.dst === 'default' && r.gateway === gw6 && r.oif === link.index)) {
+          throw broken(`the IPv6 default route via ${gw6} on ${env.ifname} is missing`, { routes: routes6.map((r) => `${r.dst} via ${r.gateway ?? '-'}`) });
+        }
+      }
     } finally {
       ns.close();
     }

@@ -116,6 +116,10 @@ describe('CNI plugin on an OVN vswitch across two hosts (libcni client, real OVN
     assert.equal(delElsewhere.code, 0, delElsewhere.stdout);
     assert.equal((await lsp(`${vswitch}-s02`)).get('cni:container-id'), 'ovnh-b', 'host1\'s slot is still there');
 
+    await a.exec(['ip', '-6', 'route', 'del', 'default']);
+    const noRoute6 = await run('check', 0, a, 'ovnh-a');
+    assert.equal(noRoute6.json?.error?.code, 105, noRoute6.stdout);
+    assert.match(noRoute6.json?.error?.msg ?? '', /IPv6 default route via fd6c:6f76:6e68:3::a43:3fe/);
     await a.exec(['ip', 'addr', 'flush', 'dev', 'eth0']);
     const bad = await run('check', 0, a, 'ovnh-a');
     assert.equal(bad.code, 1);
