@@ -153,6 +153,13 @@ export async function check(env: CniEnv, conf: NetConf): Promise<void> {
       if (!routes.some((r) => r.dst === 'default' && r.gateway === slot.gateway && r.oif === link.index)) {
         throw broken(`the default route via ${slot.gateway} on ${env.ifname} is missing`, { routes: routes.map((r) => `${r.dst} via ${r.gateway ?? '-'}`) });
       }
+      const gw6 = slot.info.gateway6;
+      if (gw6 !== undefined) {
+        const routes6 = await listRoutes({ netns: ns, family: 6 });
+        if (!routes6.some((r) => r.dst === 'default' && r.gateway === gw6 && r.oif === link.index)) {
+          throw broken(`the IPv6 default route via ${gw6} on ${env.ifname} is missing`, { routes: routes6.map((r) => `${r.dst} via ${r.gateway ?? '-'}`) });
+        }
+      }
     } finally {
       ns.close();
     }
@@ -165,7 +172,7 @@ export async function gc(conf: NetConf): Promise<void> {
   if (!conf.validAttachments) throw new CniError(CNI_CODE.INVALID_CONFIG, 'GC needs "cni.dev/valid-attachments" in the configuration', 'BAD_ARGUMENT');
   const valid = new Set(conf.validAttachments.map((a) => `${a.containerID}\0${a.ifname}`));
   await withOvs(conf, async (ovs) => {
-    const mine = await findAttachments(ovs, conf.vswitch, { [CNI_KEYS.network]: conf.name });
+    const mine = await findAttachments(ovs, conf, { [CNI_KEYS.network]: conf.name });
     const stale = mine.filter((a) => !valid.has(`${a.ids.get(CNI_KEYS.containerId)}\0${a.ids.get(CNI_KEYS.ifname)}`));
     if (!stale.length) return;
     const vs = await openVswitch(ovs, conf, false);

@@ -82,6 +82,7 @@ export async function openVswitch(ovs: OvsdbClient, conf: NetConf, create = true
   }
 }
 
-function openOptions(conf: NetConf): { ovn?: { northbound: string } } {
-  return conf.ovn ? { ovn: conf.ovn } : {};
+/** An OVN vswitch is seen from this host: where this host's ovs-vswitchd runs is not recorded with it, so it is passed on every open. */
+function openOptions(conf: NetConf): { ovn?: { northbound: string }; netns?: string } {
+  return conf.ovn ? { ovn: conf.ovn, ...(conf.switchNetns ? { netns: conf.switchNetns } : {}) } : {};
 }
