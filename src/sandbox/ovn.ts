@@ -11,8 +11,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SandboxError } from '../errors';
-import { DEFAULT_SCHEMA, freePort, pidAlive, runTool } from './ovs';
-import { killNow, readPid, stopPids } from './pids';
+import { DEFAULT_SCHEMA } from './ovs';
+import { killNow, pidAlive, readPid, stopPids } from './pids';
+import { freePort, runTool } from './tools';
 
 export interface OvnSandboxOptions {
   /** Simulated hosts (chassis). Default 2. */
