@@ -7,6 +7,9 @@ import { SandboxError } from '../errors';
 
 const TOOL_TIMEOUT_MS = 20_000;
 
+/** What every daemon of an OVN sandbox is started with: no syslog or console logging, detached, no chdir. */
+export const DAEMON_LOG = ['-vsyslog:off', '-vconsole:off', '--detach', '--no-chdir'];
+
 /** Runs an OVS or iproute2 tool; arguments are passed as an array, never through a shell. */
 export function runTool(
   file: string,
