@@ -8,7 +8,7 @@
 // SwitchRealisation interface, picked in src/switch-factory.ts. The verbs' options are
 // src/vswitch-options.ts.
 
-import { AddressPlan, checkVswitchName, type SlotAddress } from './addressing';
+import { AddressPlan, NIC2, checkVswitchName, type SlotAddress } from './addressing';
 import { UsageError, VSwitchError } from './errors';
 import { checkIfname, checkOptionalMtu } from './netlink/validate';
 import type { OvsdbClient } from './ovsdb/client';
@@ -189,7 +189,7 @@ export class VSwitch {
     const vlan = checkVlan(o.vlan);
     const extra = checkExternalIds(o.externalIds);
     const dualNic = !!o.dualNic;
-    if (dualNic && ifname === 'eth1') throw new UsageError('BAD_IFNAME', 'with dualNic the second NIC is eth1: give the first NIC another name than eth1');
+    if (dualNic && ifname === NIC2.ifname) throw new UsageError('BAD_IFNAME', 'with dualNic the second NIC is eth1: give the first NIC another name than eth1');
     if (o.slot !== undefined) this.plan.checkSlot(o.slot);
     this.sw.assertExists();
 
