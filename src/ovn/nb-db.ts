@@ -123,7 +123,7 @@ export class NbDb {
           throw new VSwitchError('OVSDB_ERROR', `${client.url} serves no ${NB} database (it serves ${dbs.join(', ') || 'none'}); give the OVN Northbound's URL`, { detail: { dbs } });
         }
         const schema = (await client.getSchema(NB)) as TypedSchema<NbTables>;
-        const mon = await client.monitor<NbTables>(NB, NB_MONITORED as unknown as Record<string, string[]>);
+        const mon = await client.monitor<NbTables>(NB, NB_MONITORED);
         return new NbDb(client, mon, schema);
       })();
       nbShared.set(client, p);
