@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SandboxError } from '../errors';
-import { OVN_SCHEMAS, createCentralDbs, initCentralDbs, raftLeader, startDbServer, startNorthd, type CentralDb, type DbServer } from './ovn-central';
+import { OVN_SCHEMAS, createCentralDbs, initCentralDbs, raftLeader, startDbServer, startNorthd, type DbServer } from './ovn-central';
 import { configureHost, createHostDb, hostState, makeUnderlay, primeTunnels, startHostController, startHostOvsdb, startHostVswitchd, underlayAddress, vsctl, type HostState, type OvnHost } from './ovn-host';
 import { killNow, pidAlive, stopPids } from './pids';
 import { runTool } from './tools';
@@ -136,7 +136,7 @@ export class OvnSandbox {
   }
 
   /** Starts (or restarts) Northbound or Southbound server i on its database file. */
-  async startDbServer(db: CentralDb, i = 0): Promise<void> {
+  async startDbServer(db: 'nb' | 'sb', i = 0): Promise<void> {
     const s = this.state[db][i];
     if (s.pid && pidAlive(s.pid)) return;
     s.pid = await startDbServer(this.central, this.state.clustered, db, i, s);
@@ -144,13 +144,13 @@ export class OvnSandbox {
   }
 
   /** SIGKILLs Northbound or Southbound server i (a crash). */
-  async killDbServer(db: CentralDb, i = 0): Promise<void> {
+  async killDbServer(db: 'nb' | 'sb', i = 0): Promise<void> {
     await killNow(this.state[db][i].pid);
     this.state[db][i].pid = undefined;
   }
 
   /** Index of the Northbound (or Southbound) raft leader, or -1; 0 when not clustered. */
-  async leader(db: CentralDb): Promise<number> {
+  async leader(db: 'nb' | 'sb'): Promise<number> {
     if (!this.state.clustered) return 0;
     return raftLeader(this.state[db], db);
   }
