@@ -1,6 +1,7 @@
 // The ecDock addressing plan, as pure functions. Slot N of a vswitch has IP = network + N for any
 // prefix length, MAC = 52:00 followed by the four bytes of that IP, optional IPv6 = prefix + the
-// IPv4 address in the low 32 bits, and an OVS port named <vswitch>-s<NN> asking for OpenFlow port N.
+// IPv4 address in the low 32 bits, and an OVS port named <vswitch>-s<NN> asking for OpenFlow port N;
+// its optional second NIC is named here too (NIC2).
 // Nothing here touches the system; the VSwitch layer stores the plan in the bridge's external_ids.
 
 import type { Address6 as Address6Class } from 'ip-address';
@@ -25,7 +26,7 @@ export interface SlotAddress {
   ipv4: string;
   prefixLength: number;
   mac: string;
-  /** MAC of the optional second NIC (`--dual-nic`): 52:80 followed by the IPv4 bytes. */
+  /** MAC of the optional second NIC (`dualNic`, see NIC2): 52:80 followed by the IPv4 bytes. */
   mac2: string;
   ipv6?: string;
   ipv6PrefixLength?: number;
@@ -52,7 +53,7 @@ function hex2(n: number): string {
   return n.toString(16).padStart(2, '0');
 }
 
-/** `52:00` + the four bytes of an IPv4 address (`prefix` `52:80` for a slot's second NIC). */
+/** `52:00` + the four bytes of an IPv4 address (`prefix` NIC2.macPrefix for a slot's second NIC). */
 export function macFromIpv4(ipv4: string, prefix = '52:00'): string {
   const n = v4ToInt(ipv4);
   return [prefix, hex2(n >>> 24), hex2((n >>> 16) & 255), hex2((n >>> 8) & 255), hex2(n & 255)].join(':');
@@ -63,11 +64,6 @@ export function slotPortName(vswitch: string, slot: number): string {
   return `${vswitch}-s${String(slot).padStart(2, '0')}`;
 }
 
-/** The port name of slot N's second NIC (`--dual-nic`): `ovs0-o01`. */
-export function slotPort2Name(vswitch: string, slot: number): string {
-  return `${vswitch}-o${String(slot).padStart(2, '0')}`;
-}
-
 /** Slot number encoded in a port name made by slotPortName, or undefined. */
 export function slotFromPortName(vswitch: string, portName: string): number | undefined {
   const prefix = `${vswitch}-s`;
@@ -76,6 +72,44 @@ export function slotFromPortName(vswitch: string, portName: string): number | un
   if (!/^\d{2,}$/.test(digits)) return undefined;
   const n = Number(digits);
   return slotPortName(vswitch, n) === portName ? n : undefined;
+}
+
+// ---- the second NIC ------------------------------------------------------------------------
+
+/**
+ * A slot's optional second NIC (`dualNic`, ecDock's `--dual-nic`), named here and nowhere else:
+ * interface eth1 in the target, port and host-side link `<vswitch>-oNN` (nic2PortName), MAC
+ * `52:80` + the slot's IPv4 bytes (SlotAddress.mac2), no address, OpenFlow port 30000 + N
+ * (nic2OfportRequest). These names are in the OVSDB rows and link names of existing installs.
+ */
+export const NIC2 = {
+  /** Interface name inside the target. */
+  ifname: 'eth1',
+  /** First two bytes of its MAC; the IPv4 address's four follow. */
+  macPrefix: '52:80',
+  /** Slot N's second NIC asks for OpenFlow port ofportBase + N, as ecDock did. */
+  ofportBase: 30000,
+} as const;
+
+/** The port (and host-side link) name of slot N's second NIC: `ovs0-o01`. */
+export function nic2PortName(vswitch: string, slot: number): string {
+  return `${vswitch}-o${String(slot).padStart(2, '0')}`;
+}
+
+/** Slot number encoded in a second NIC's port name made by nic2PortName, or undefined. */
+export function slotFromNic2PortName(vswitch: string, portName: string): number | undefined {
+  const prefix = `${vswitch}-o`;
+  if (!portName.startsWith(prefix)) return undefined;
+  const digits = portName.slice(prefix.length);
+  if (!/^\d{2,}$/.test(digits)) return undefined;
+  const n = Number(digits);
+  return nic2PortName(vswitch, n) === portName ? n : undefined;
+}
+
+/** The OpenFlow port slot N's second NIC asks for; undefined above OVS's range (65279). */
+export function nic2OfportRequest(slot: number): number | undefined {
+  const ofp = slot + NIC2.ofportBase;
+  return ofp <= OFPORT_REQUEST_MAX ? ofp : undefined;
 }
 
 /** Checks a vswitch (bridge) name: it names a network device, so it follows Linux's rules. */
@@ -276,7 +310,7 @@ export class AddressPlan {
       ipv4,
       prefixLength: this.prefixLength,
       mac: macFromIpv4(ipv4),
-      mac2: macFromIpv4(ipv4, '52:80'),
+      mac2: macFromIpv4(ipv4, NIC2.macPrefix),
       ...(this.v6Base !== undefined ? { ipv6: this.v6(ipv4), ipv6PrefixLength: this.ipv6PrefixLength } : {}),
       gateway: this.gateway,
       ...(this.v6Base !== undefined ? { gateway6: this.v6(this.gateway) } : {}),

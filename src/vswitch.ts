@@ -3,10 +3,12 @@
 // validates requests, resolves targets and refuses the wrong namespaces, picks free slots, and
 // hands out Slot objects. It also owns what a slot's state means: a realisation reports facts
 // (src/realisation.ts SlotFacts), the model asks whether the target is still there (src/targets.ts)
-// and decides (src/slot-state.ts). How a slot is made real (today: a bridge of the local Open
-// vSwitch, src/ovs/) sits behind the SwitchRealisation interface, picked in src/switch-factory.ts.
+// and decides (src/slot-state.ts), both through src/slot-judge.ts. How a slot is made real (a
+// bridge of the local Open vSwitch, src/ovs/, or an OVN logical switch, src/ovn/) sits behind the
+// SwitchRealisation interface, picked in src/switch-factory.ts. The verbs' options are
+// src/vswitch-options.ts.
 
-import { AddressPlan, checkVswitchName, type SlotAddress } from './addressing';
+import { AddressPlan, NIC2, checkVswitchName, type SlotAddress } from './addressing';
 import { UsageError, VSwitchError } from './errors';
 import { checkIfname, checkOptionalMtu } from './netlink/validate';
 import type { OvsdbClient } from './ovsdb/client';
@@ -16,23 +18,23 @@ import {
   type CleanupReport,
   type CleanupRequest,
   type SlotEvent,
-  type SlotReport,
   type SlotRequest,
   type SwitchRealisation,
   type SwitchSpec,
 } from './realisation';
 import type { ContainerRuntime } from './runtime/container-runtime';
-import { Slot, type PortType, type SlotInfo, type SlotTarget, type SlotTargetInfo } from './slot';
-import { slotState } from './slot-state';
+import { Slot, type SlotTarget } from './slot';
+import { judgeAttached, look } from './slot-judge';
 import { checkExternalIds, checkPortType, checkVlan } from './request-checks';
-import { realisationFor, type RealisationChoice } from './switch-factory';
-import { checkTarget, dockerRuntime, openRecordedTarget, resolveTarget, targetLiveness, type Liveness, type ResolvedTarget } from './targets';
-import { getLink } from './netlink/link';
+import { realisationFor } from './switch-factory';
+import { checkTarget, dockerRuntime, openRecordedTarget, resolveTarget, type ResolvedTarget } from './targets';
 import type { Netns } from './netlink/netns';
 import { checkSubnetUnused } from './subnet-overlap';
 import { explainMissingBridge, recordedVswitchdNetns } from './vswitchd-netns';
+import { openSpec, type AttachOptions, type VSwitchCreateOptions, type VSwitchOpenOptions } from './vswitch-options';
 
 export type { CleanupOptions, CleanupReport, SlotEvent } from './realisation';
+export type { AttachOptions, VSwitchCreateOptions, VSwitchOpenOptions } from './vswitch-options';
 
 /**
  * ovs-docker's keys on a container's slot (`external_ids:container_id` and `container_iface`), so
@@ -44,67 +46,10 @@ function withContainerIds(extra: Record<string, string>, target: ResolvedTarget,
   return { container_id: target.info.name || target.info.ref, ...(dualNic ? {} : { container_iface: ifname }), ...extra };
 }
 
-export interface VSwitchCreateOptions {
-  name: string;
-  /** The gateway's address and the prefix length, e.g. `10.0.0.254/24`. */
-  subnet: string;
-  /** Userspace datapath (`datapath_type=netdev`) instead of the kernel's. Default false. */
-  usermode?: boolean;
-  /** Give slots IPv6 too: prefix + the slot's IPv4 address in the low 32 bits. */
-  ipv6Prefix?: string;
-  /** A host device to add to the bridge as its uplink (OpenFlow port 65261, as ecDock did). */
-  uplink?: string;
-  /** MTU of the bridge's interface and the default for slots. */
-  mtu?: number;
-  /** Network namespace (path) where this OVS's ovs-vswitchd runs. Default: the one the database records (Open_vSwitch external_ids:ecdock:netns, written by OvsSandbox), else the caller's. */
-  netns?: string;
-  /** How long to wait for ovs-vswitchd. Default 30 s. */
-  timeoutMs?: number;
-  runtime?: ContainerRuntime;
-  /** Back the vswitch by an OVN logical switch instead of a local bridge. */
-  ovn?: RealisationChoice['ovn'];
-  /**
-   * Create the vswitch even when its subnet overlaps an IPv4 address or route already in ovs-vswitchd's
-   * namespace (otherwise SUBNET_IN_USE). Default false.
-   */
-  allowSubnetOverlap?: boolean;
-}
-
-export interface VSwitchOpenOptions {
-  /** Overrides the netns recorded at create. */
-  netns?: string;
-  timeoutMs?: number;
-  runtime?: ContainerRuntime;
-  ovn?: RealisationChoice['ovn'];
-}
-
-export interface AttachOptions {
-  /** Slot number; omitted: the lowest free one, claimed atomically. */
-  slot?: number;
-  target: SlotTarget;
-  portType?: PortType;
-  /** Interface name inside the target. Default eth0. */
-  ifname?: string;
-  /** MTU on both ends. Default: the vswitch's MTU, else the kernel's default. */
-  mtu?: number;
-  /** Access VLAN tag (0-4095) on the port. */
-  vlan?: number;
-  /** Extra external_ids on the Port and Interface (keys must not start with "ecdock:"). */
-  externalIds?: Record<string, string>;
-  /** A second NIC, eth1 (port <vswitch>-oNN, MAC 52:80 + the IPv4 bytes, no address), as ecDock's --dual-nic. */
-  dualNic?: boolean;
-  /** Return only when ovs-vswitchd has the port (ofport > 0). Default true. */
-  wait?: boolean;
-  timeoutMs?: number;
-}
-
 const DEFAULT_TIMEOUT_MS = 30_000;
 /** How many busy slots automatic selection steps over before it gives up. */
 const AUTO_SLOT_ATTEMPTS = 256;
 
-function openSpec(o: VSwitchOpenOptions): { netns?: string; timeoutMs?: number } {
-  return { ...(o.netns !== undefined ? { netns: o.netns } : {}), ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}) };
-}
 
 export class VSwitch {
   readonly ovs: OvsdbClient;
@@ -244,7 +189,7 @@ export class VSwitch {
     const vlan = checkVlan(o.vlan);
     const extra = checkExternalIds(o.externalIds);
     const dualNic = !!o.dualNic;
-    if (dualNic && ifname === 'eth1') throw new UsageError('BAD_IFNAME', 'with dualNic the second NIC is eth1: give the first NIC another name than eth1');
+    if (dualNic && ifname === NIC2.ifname) throw new UsageError('BAD_IFNAME', 'with dualNic the second NIC is eth1: give the first NIC another name than eth1');
     if (o.slot !== undefined) this.plan.checkSlot(o.slot);
     this.sw.assertExists();
 
@@ -253,7 +198,7 @@ export class VSwitch {
       const req: SlotRequest = { target, portType, ifname, mtu, vlan, extra: withContainerIds(extra, target, ifname, dualNic), dualNic, wait: o.wait ?? true, timeoutMs: o.timeoutMs ?? this.timeoutMs };
       if (o.slot !== undefined) {
         try {
-          return new Slot(this, this.attached(await this.sw.claim(o.slot, req)));
+          return new Slot(this, judgeAttached(await this.sw.claim(o.slot, req)));
         } catch (e) {
           if (e instanceof SlotBusy) throw new VSwitchError('SLOT_TAKEN', `slot ${o.slot} of ${this.name} is taken: ${e.why}`, { detail: { slot: o.slot } });
           throw e;
@@ -264,7 +209,7 @@ export class VSwitch {
         const n = this.plan.lowestFree(new Set([...this.sw.takenSlots(), ...tried]));
         if (n === undefined) break;
         try {
-          return new Slot(this, this.attached(await this.sw.claim(n, req)));
+          return new Slot(this, judgeAttached(await this.sw.claim(n, req)));
         } catch (e) {
           if (!(e instanceof SlotBusy)) throw e;
           tried.add(n);
@@ -322,62 +267,16 @@ export class VSwitch {
     }
   }
 
-  /** A slot just attached: its target was open a moment ago, so it is alive. */
-  private attached(r: SlotReport): SlotInfo {
-    return this.judge(r, 'alive');
-  }
-
-  /** A report's verdict, given the target's liveness (src/slot-state.ts says which facts make which state). */
-  private judge(r: SlotReport, liveness: Liveness): SlotInfo {
-    const { state, error, reason } = slotState(r.facts, r.info.target, liveness);
-    return { ...r.info, state, ...(error ? { error } : {}), ...(reason ? { reason } : {}) };
-  }
-
-  /**
-   * Adds the facts only the model can see (an internal slot's interface in its target: the
-   * realisation cannot open a container's namespace) and judges the report.
-   */
-  private async look(r: SlotReport): Promise<{ info: SlotInfo; liveness: Liveness; facts: SlotReport['facts'] }> {
-    const liveness = await this.liveness(r);
-    let facts = r.facts;
-    if (liveness === 'alive' && facts.portType === 'internal' && !facts.attaching && r.info.target) {
-      const targetLink = await this.targetLink(r.info.target, r.info.ifname);
-      if (targetLink) facts = { ...facts, targetLink };
-    }
-    return { info: this.judge({ ...r, facts }, liveness), liveness, facts };
-  }
-
-  /** The slot's interface in its target: up with carrier, down, absent; undefined when the target cannot be opened. */
-  private async targetLink(t: SlotTargetInfo, ifname: string): Promise<'up' | 'down' | 'absent' | undefined> {
-    const ns = await openRecordedTarget(t, this.runtime);
-    if (!ns) return undefined;
-    try {
-      const l = await getLink({ netns: ns, name: ifname });
-      if (!l) return 'absent';
-      return l.up && (l.operState === 'up' || l.operState === 'unknown') ? 'up' : 'down';
-    } catch {
-      return undefined;
-    } finally {
-      ns.close();
-    }
-  }
-
-  /** Whether a slot's target is still there; an attaching claim, or a slot on another host, is not asked about. */
-  private liveness(r: SlotReport): Promise<Liveness> {
-    if (r.facts.attaching || r.facts.remote) return Promise.resolve('unknown');
-    return r.info.target ? targetLiveness(r.info.target, this.runtime) : Promise.resolve('gone');
-  }
-
   /** Every slot with its state, joined from OVSDB, the kernel and the targets. */
   async slots(): Promise<Slot[]> {
     const reports = await this.sw.reports();
-    return (await Promise.all(reports.map((r) => this.look(r)))).map((x) => new Slot(this, x.info));
+    return (await Promise.all(reports.map((r) => look(r, this.runtime)))).map((x) => new Slot(this, x.info));
   }
 
   async slot(n: number): Promise<Slot | undefined> {
     this.plan.checkSlot(n);
     const r = await this.sw.report(n);
-    return r && new Slot(this, (await this.look(r)).info);
+    return r && new Slot(this, (await look(r, this.runtime)).info);
   }
 
   /**
@@ -395,7 +294,7 @@ export class VSwitch {
       await Promise.all(
         reports.map(async (r) => {
           if (r.facts.attaching) return; // the realisation knows whether the claim's owner died
-          const { info, liveness, facts } = await this.look(r);
+          const { info, liveness, facts } = await look(r, this.runtime);
           const slot = r.info.index;
           if (info.state === 'ghost') remove.push({ slot, id: r.id, reason: r.facts.remote ? 'chassis-gone' : liveness === 'gone' ? 'target-gone' : 'link-gone' });
           else if (liveness === 'stopped' && o.stoppedContainers) remove.push({ slot, id: r.id, reason: 'container-stopped' });

@@ -8,6 +8,7 @@ import { OvsdbClient } from '../ovsdb/client';
 import type { Monitor } from '../ovsdb/monitor';
 import { ops as typedOps, type Operation, type OperationResult, type TypedOps } from '../ovsdb/operations';
 import { TransactionBatcher } from '../ovsdb/batcher';
+import { OvsdbTransactionError } from '../ovsdb/results';
 import type { TypedSchema } from '../ovsdb/schema';
 
 export const NB = 'OVN_Northbound';
@@ -122,7 +123,7 @@ export class NbDb {
           throw new VSwitchError('OVSDB_ERROR', `${client.url} serves no ${NB} database (it serves ${dbs.join(', ') || 'none'}); give the OVN Northbound's URL`, { detail: { dbs } });
         }
         const schema = (await client.getSchema(NB)) as TypedSchema<NbTables>;
-        const mon = await client.monitor<NbTables>(NB, NB_MONITORED as unknown as Record<string, string[]>);
+        const mon = await client.monitor<NbTables>(NB, NB_MONITORED);
         return new NbDb(client, mon, schema);
       })();
       nbShared.set(client, p);
@@ -219,4 +220,10 @@ export async function portBinding(ref: DbRef, logicalPort: string): Promise<{ ex
     chassis = ch?.rows?.[0]?.name;
   }
   return { exists: true, ...(chassis ? { chassis } : {}), ...(row.up === true ? { up: true } : {}) };
+}
+
+/** A failed Northbound transaction as OVSDB_TXN_FAILED, saying what was being done; anything else as it is. */
+export function wrapNb(e: unknown, what: string): unknown {
+  if (e instanceof OvsdbTransactionError) return new VSwitchError('OVSDB_TXN_FAILED', `${what}: ${e.message}`, { cause: e, detail: e.detail });
+  return e;
 }

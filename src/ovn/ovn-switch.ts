@@ -3,24 +3,18 @@
 // Logical_Switch_Port <vswitch>-sNN, claimed cluster-wide by the one Northbound transaction that
 // inserts it, and bound on the host where its target runs by a veth on that host's br-int.
 //
-// Ordering, so that a crash at any point leaves only what `cleanup` repairs:
-// - attach: claim (the logical port, with its owner and host) → veth → br-int port → installed.
-//   A crash after the claim leaves a logical port without a br-int port whose owner is dead (a
-//   stale claim, cleanup removes it with its veth); every later step is undone the same way.
-// - detach: veth → logical port → br-int port; a crash leaves a slot whose link is gone, or a br-int
-//   port without its logical port.
+// The attach and detach steps, with their crash ordering, are src/ovn/attach.ts; this file holds the
+// vswitch's lifecycle (create, open, list, destroy) and hands each slot verb to the module that owns it.
 // Nothing is kept in files; any process on any host can open the vswitch.
 
 import { randomUUID } from 'node:crypto';
 import type { AddressPlan } from '../addressing';
 import { slotFromPortName } from '../addressing';
-import { crashPoint } from '../crash-points';
-import { UsageError, VSwitchError, isEcdockError } from '../errors';
+import { UsageError, VSwitchError } from '../errors';
 import type { Netns } from '../netlink/netns';
 import type { OvsdbClient } from '../ovsdb/client';
 import { OvsdbTransactionError } from '../ovsdb/results';
-import { selfOwner } from '../owner';
-import { deleteSwitchLinks, openSwitchNetns, plugVeth, reapLinks } from '../ovs/plumbing';
+import { deleteSwitchLinks, openSwitchNetns, reapLinks } from '../ovs/plumbing';
 import { SwitchDb } from '../ovs/switch-db';
 import {
   SlotBusy,
@@ -36,10 +30,11 @@ import {
   type SwitchRealisation,
   type SwitchSpec,
 } from '../realisation';
-import { addBridgePort, integrationBridge, ovnTimeoutError, removeBridgePorts, waitInstalled } from './binding';
+import { attachSlot, releasePorts, unbind } from './attach';
+import { integrationBridge, removeBridgePorts } from './binding';
 import { encapMtu, readHostFacts, type OvnHostFacts } from './local-host';
-import { CLAIM_GUARD_PORT, CLAIM_GUARD_SWITCH, OK, claimOps, createSwitchOps, isOurSwitch, newGroup, planOf, releaseOps } from './logical-ops';
-import { NbDb, type DbRef, type LogicalSwitchPortRow, type LogicalSwitchRow } from './nb-db';
+import { OK, createSwitchOps, isOurSwitch, newGroup, planOf } from './logical-ops';
+import { NbDb, wrapNb, type DbRef, type LogicalSwitchRow } from './nb-db';
 import { SlotReader } from './slot-reader';
 import { slotEvents } from './slot-events';
 
@@ -58,8 +53,6 @@ export interface OvnSwitchOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
-/** A claim lost with the connection, and known not to have committed, is sent again this often. */
-const CLAIM_RETRIES = 3;
 
 /** The OVN realisation for the switch factory: vswitches of the Northbound `ovn` names, seen from this host. */
 export function ovnSwitches(ovn: OvnOptions): RealisationKind {
@@ -84,11 +77,12 @@ export class OvnSwitch implements SwitchRealisation {
   readonly mtuSource: string;
   readonly local: OvsdbClient;
   readonly facts: OvnHostFacts;
-  private readonly db: SwitchDb;
-  private readonly nb: NbDb;
-  private readonly sbRef: DbRef;
-  private readonly lsUuid: string;
-  private readonly reader: SlotReader;
+  // Read by the attach steps (src/ovn/attach.ts OvnScope); the class is internal to the realisation.
+  readonly db: SwitchDb;
+  readonly nb: NbDb;
+  readonly sbRef: DbRef;
+  readonly lsUuid: string;
+  readonly reader: SlotReader;
   private readonly inflight = new Set<number>();
 
   private constructor(p: { local: OvsdbClient; db: SwitchDb; nb: NbDb; facts: OvnHostFacts; ls: LogicalSwitchRow; sbRef: DbRef; mtu: number; mtuSource: string; o: OvnSwitchOptions }) {
@@ -195,7 +189,7 @@ export class OvnSwitch implements SwitchRealisation {
     return Promise.all(all.map((ls) => OvnSwitch.make(local, c, ls, o)));
   }
 
-  private lsRow(): LogicalSwitchRow {
+  lsRow(): LogicalSwitchRow {
     const ls = this.nb.switchByUuid(this.lsUuid);
     if (!ls) throw new VSwitchError('NO_SUCH_VSWITCH', `vswitch ${this.name} no longer exists in the OVN Northbound`, { detail: { name: this.name } });
     return ls;
@@ -261,113 +255,10 @@ export class OvnSwitch implements SwitchRealisation {
     if (this.inflight.has(n)) throw new SlotBusy('this process is attaching it right now');
     this.inflight.add(n);
     try {
-      return await this.attach(n, r);
+      return await attachSlot(this, n, r);
     } finally {
       this.inflight.delete(n);
     }
-  }
-
-  private async attach(n: number, r: SlotRequest): Promise<SlotReport> {
-    const ls = this.lsRow();
-    const a = this.plan.addressOf(n);
-    const held = this.nb.port(a.portName);
-    if (held) throw new SlotBusy(`logical port ${a.portName} exists (on ${held.external_ids.get(OK.host) ?? 'an unknown host'}; cleanup frees slots whose target or host is gone)`);
-    const owner = selfOwner();
-    const uuid = randomUUID();
-    const mtu = r.mtu ?? this.mtu;
-    const t = r.target.info;
-    const record = { host: this.facts.chassis, owner, ifname: r.ifname, mtu, target: { kind: t.kind, ref: t.ref, ...(t.name ? { name: t.name } : {}), netnsId: t.netnsId }, extra: r.extra };
-    await this.commitClaim(n, claimOps(this.nb.o, ls, a, record, uuid), uuid, r.timeoutMs);
-    crashPoint('ovn:claimed');
-    const sw = openSwitchNetns(this.netns);
-    let vethMade = false;
-    try {
-      try {
-        await plugVeth({ switchNetns: sw, target: r.target.netns, nic: { portName: a.portName, ifname: r.ifname, mac: a.mac, addr: a }, mtu, group: this.group, owner, usermode: this.spec.usermode });
-      } catch (e) {
-        // A host end of that name left by a crashed attach of this slot: ours to reclaim once.
-        if (!isEcdockError(e, 'LINK_EXISTS') || (e.detail as { side?: string } | undefined)?.side === 'peer' || !(await this.reader.reclaimOrphanLink(a.portName))) throw e;
-        await plugVeth({ switchNetns: sw, target: r.target.netns, nic: { portName: a.portName, ifname: r.ifname, mac: a.mac, addr: a }, mtu, group: this.group, owner, usermode: this.spec.usermode });
-      }
-      vethMade = true;
-      crashPoint('ovn:veth-created');
-      const ifaceUuid = await addBridgePort(this.db, { bridge: this.facts.bridge, name: a.portName, mac: a.mac, vswitch: this.name, slot: n, extra: r.extra }, r.timeoutMs).catch((e) => {
-        if (e instanceof OvsdbTransactionError && e.opIndex === 0) throw new VSwitchError('SLOT_TAKEN', `port ${a.portName} already exists on ${this.facts.bridge} of this host`, { cause: e });
-        throw e;
-      });
-      crashPoint('ovn:port-bound');
-      if (r.wait) {
-        await waitInstalled(this.db, ifaceUuid, r.timeoutMs, () => ovnTimeoutError(this.sbRef, this.facts.chassis, a.portName, r.timeoutMs));
-        crashPoint('ovn:installed');
-      }
-    } catch (e) {
-      const rollback = await this.unbind(n, vethMade).then(
-        () => undefined,
-        (re: unknown) => String(re),
-      );
-      if (rollback && e instanceof Error) (e as Error & { rollback?: string }).rollback = rollback;
-      throw e;
-    } finally {
-      sw.close();
-    }
-    const p = this.nb.portByUuid(uuid);
-    if (!p) throw new VSwitchError('NO_SUCH_SLOT', `slot ${n} was removed while it was being attached`);
-    // Without wait, ovn-controller may not have installed it yet: an attach in flight, ours.
-    const ofport = this.db.iface(p.name)?.ofport;
-    const facts = r.wait ? { installed: true, hostLink: 'up' as const, ...(ofport !== undefined ? { ofport: Number(ofport) } : {}) } : { installed: false };
-    return { info: this.reader.describe(n, p, !r.wait), facts: { portType: 'veth', attaching: !r.wait, ...facts }, id: p._uuid };
-  }
-
-  /**
-   * Commits a claim. A failed guard means the slot is taken (SlotBusy); a connection lost (say, to
-   * a raft leader that died) is ambiguous: our port's client-chosen uuid says whether it committed,
-   * and the guarded claim is sent again if it did not.
-   */
-  private async commitClaim(n: number, ops: ReturnType<typeof claimOps>, uuid: string, timeoutMs: number): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.nb.submit(ops);
-        await this.nb.mon.waitFor(() => this.nb.portByUuid(uuid), timeoutMs);
-        return;
-      } catch (e) {
-        if (e instanceof OvsdbTransactionError) {
-          if (e.opIndex === CLAIM_GUARD_SWITCH) throw new VSwitchError('NO_SUCH_VSWITCH', `vswitch ${this.name} was deleted while slot ${n} was being attached`, { cause: e });
-          if (e.opIndex === CLAIM_GUARD_PORT) throw new SlotBusy('another claim (from this or another host) holds it');
-          if (e.tag === 'constraint violation') throw new SlotBusy(`the Northbound refused the port: ${e.details ?? e.tag}`);
-          throw wrapNb(e, `cannot claim slot ${n} of ${this.name}`);
-        }
-        if (attempt < CLAIM_RETRIES && isEcdockError(e) && (e.code === 'OVSDB_CONNECTION_LOST' || e.code === 'OVSDB_TIMEOUT')) {
-          const seen = (await this.nb.reconnected(timeoutMs)) ? (this.nb.portByUuid(uuid) ? 'yes' : 'no') : undefined;
-          if (seen === 'yes') return;
-          if (seen === 'no') continue;
-        }
-        throw e;
-      }
-    }
-  }
-
-  /**
-   * Undoes a slot on this host: veth, logical port, then br-int port. A crash after the veth
-   * leaves a slot whose link is gone, after the logical port a br-int port without one: cleanup
-   * removes either, whoever attached it and whether or not that process still lives.
-   */
-  private async unbind(n: number, hadVeth = true): Promise<void> {
-    const name = this.plan.addressOf(n).portName;
-    if (hadVeth) {
-      await reapLinks(this.netns, this.group, [name]);
-      crashPoint('detach:link-deleted');
-    }
-    const lsp = this.reader.slotPort(n);
-    if (lsp) await this.releasePorts([lsp]);
-    crashPoint('ovn:released');
-    const bp = this.reader.bridgePort(name);
-    if (bp) await removeBridgePorts(this.db, this.facts.bridge, [bp]);
-  }
-
-  private async releasePorts(ports: LogicalSwitchPortRow[]): Promise<void> {
-    const ls = this.nb.switchByUuid(this.lsUuid);
-    if (!ls || !ports.length) return;
-    await this.nb.submit(releaseOps(this.nb.o, ls, ports));
   }
 
   /** Removes a slot bound on this host. NO_SUCH_SLOT if it is not attached; SLOT_ON_OTHER_HOST if another host holds it. */
@@ -381,7 +272,7 @@ export class OvnSwitch implements SwitchRealisation {
         detail: { slot: n, host, here: this.facts.chassis },
       });
     }
-    await this.unbind(n);
+    await unbind(this, n);
   }
 
   reports(): Promise<SlotReport[]> {
@@ -396,7 +287,7 @@ export class OvnSwitch implements SwitchRealisation {
     const plan = await this.reader.cleanupPlan(r);
     await reapLinks(this.netns, this.group, plan.links);
     await removeBridgePorts(this.db, this.facts.bridge, plan.bridgePorts);
-    await this.releasePorts(plan.logicalPorts);
+    await releasePorts(this, plan.logicalPorts);
     return plan.report;
   }
 
@@ -418,7 +309,3 @@ export class OvnSwitch implements SwitchRealisation {
   }
 }
 
-function wrapNb(e: unknown, what: string): unknown {
-  if (e instanceof OvsdbTransactionError) return new VSwitchError('OVSDB_TXN_FAILED', `${what}: ${e.message}`, { cause: e, detail: e.detail });
-  return e;
-}

@@ -4,53 +4,33 @@
 // `up` or `down`.
 
 import { slotFromPortName } from '../addressing';
+import { AsyncQueue } from '../async-queue';
 import type { SlotEvent } from '../realisation';
 import type { SlotInfo } from '../slot';
 import { OK } from './logical-ops';
 import type { LogicalSwitchPortRow, NbDb } from './nb-db';
 
-export function slotEvents(nb: NbDb, vswitch: string, describe: (n: number, p: LogicalSwitchPortRow) => SlotInfo): AsyncIterableIterator<SlotEvent> {
-  const queue: SlotEvent[] = [];
-  let wake: (() => void) | undefined;
-  let done = false;
-  const push = (e: SlotEvent) => {
-    queue.push(e);
-    wake?.();
-  };
-  const onChange = (c: { table: string; old?: Record<string, unknown>; new?: Record<string, unknown> }) => {
-    if (c.table !== 'Logical_Switch_Port') return;
-    const before = c.old as unknown as LogicalSwitchPortRow | undefined;
-    const now = c.new as unknown as LogicalSwitchPortRow | undefined;
-    const row = now ?? before!;
-    if (row.external_ids?.get(OK.vswitch) !== vswitch) return;
-    const n = slotFromPortName(vswitch, row.name);
-    if (n === undefined) return;
-    if (now && !before) push({ type: 'attached', slot: n, info: describe(n, now) });
-    else if (before && !now) push({ type: 'detached', slot: n, portName: row.name });
-    else if (before && now && (before.up === true) !== (now.up === true)) push({ type: now.up === true ? 'up' : 'down', slot: n, portName: row.name });
-  };
-  nb.mon.on('change', onChange);
-  const stop = () => {
-    done = true;
-    nb.mon.off('change', onChange);
-    wake?.();
-  };
-  const it: AsyncIterableIterator<SlotEvent> = {
-    next: async () => {
-      for (;;) {
-        if (queue.length) return { value: queue.shift()!, done: false };
-        if (done) return { value: undefined, done: true };
-        await new Promise<void>((r) => (wake = r));
-        wake = undefined;
-      }
-    },
-    return: () => {
-      stop();
-      return Promise.resolve({ value: undefined, done: true });
-    },
-    [Symbol.asyncIterator]() {
-      return it;
-    },
-  };
-  return it;
+type Describe = (n: number, p: LogicalSwitchPortRow) => SlotInfo;
+
+/** The event a change to a logical port means for this vswitch's slots, if any. */
+export function eventOf(vswitch: string, describe: Describe, before: LogicalSwitchPortRow | undefined, now: LogicalSwitchPortRow | undefined): SlotEvent | undefined {
+  const row = now ?? before;
+  if (!row || row.external_ids?.get(OK.vswitch) !== vswitch) return undefined;
+  const n = slotFromPortName(vswitch, row.name);
+  if (n === undefined) return undefined;
+  if (now && !before) return { type: 'attached', slot: n, info: describe(n, now) };
+  if (before && !now) return { type: 'detached', slot: n, portName: row.name };
+  if (before && now && (before.up === true) !== (now.up === true)) return { type: now.up === true ? 'up' : 'down', slot: n, portName: row.name };
+  return undefined;
+}
+
+/** Slot events as they happen, from the Northbound's typed row changes. End the loop (break/return) to stop listening. */
+export function slotEvents(nb: NbDb, vswitch: string, describe: Describe): AsyncIterableIterator<SlotEvent> {
+  let stop = (): void => undefined;
+  const q = new AsyncQueue<SlotEvent>(() => stop());
+  stop = nb.mon.onRow('Logical_Switch_Port', (before, now) => {
+    const ev = eventOf(vswitch, describe, before, now);
+    if (ev) q.push(ev);
+  });
+  return q;
 }

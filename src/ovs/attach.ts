@@ -264,7 +264,7 @@ async function attachInternalOnce(vs: SwitchScope, n: number, r: SlotRequest, sw
     await teach(vs, primaryAddress(nics, n));
     crashPoint('attach:internal-configured');
     const { results } = await vs.db.submit(
-      uuids.map((u) => vs.db.o.mutate('Port', [['_uuid', '==', u.port]], [['external_ids', 'delete', [K.state, K.owner] as unknown as Map<string, string>]])),
+      uuids.map((u) => vs.db.o.mutate('Port', [['_uuid', '==', u.port]], [['external_ids', 'delete', [K.state, K.owner]]])),
     );
     if (results.some((x) => (x as { count?: number }).count !== 1)) throw new VSwitchError('NO_SUCH_SLOT', `slot ${n} was removed while it was being attached`);
     // The replica has the update before the reply on this connection; wait anyway, cheaply, so

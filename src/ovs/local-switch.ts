@@ -30,7 +30,7 @@ import type {
   SwitchRealisation,
   SwitchSpec,
 } from '../realisation';
-import { slotFromPortName, slotPort2Name } from '../addressing';
+import { nic2PortName, slotFromPortName } from '../addressing';
 import { attachSlot, releaseSlot } from './attach';
 import { createBridge, destroyBridge, listBridges, openBridge } from './bridge';
 import { slotEvents } from './events';
@@ -81,7 +81,7 @@ export class LocalSwitch implements SwitchRealisation {
   recordedOptions(n: number): RecordedOptions | undefined {
     const port = this.vs.slotPort(n);
     if (!port) return undefined;
-    return recordedOptions({ port, iface: this.vs.db.ifaceOf(port) }, this.vs.db.port(slotPort2Name(this.spec.name, n)) !== undefined);
+    return recordedOptions({ port, iface: this.vs.db.ifaceOf(port) }, this.vs.db.port(nic2PortName(this.spec.name, n)) !== undefined);
   }
 
   /** Slot numbers held by ports on this bridge (any state), and those this process is claiming. */

@@ -3,7 +3,7 @@
 // and the facts they state. Pure (no socket, no netlink, no clock), so it is unit-tested without
 // root in test/unit/ovs-slot-rows.test.ts.
 
-import { OFPORT_REQUEST_MAX, slotFromPortName, slotPort2Name, type AddressPlan } from '../addressing';
+import { NIC2, nic2OfportRequest, nic2PortName, slotFromNic2PortName, slotFromPortName, type AddressPlan } from '../addressing';
 import { VSwitchError } from '../errors';
 import type { LinkInfo } from '../netlink/link';
 import type { Operation, TypedOps } from '../ovsdb/operations';
@@ -11,9 +11,6 @@ import type { BridgeRow, InterfaceRow, OpenVswitchTables, PortRow } from '../ovs
 import type { PortType, RecordedOptions, SlotFacts, SlotReport, SlotRequest, SlotTargetInfo } from '../realisation';
 import type { Nic } from './plumbing';
 import { K, idsToObject } from './switch-db';
-
-/** The second NIC of slot N asks for OpenFlow port 30000 + N, as ecDock did. */
-export const NIC2_OFPORT_BASE = 30000;
 
 /** A Port row ecdock made for a slot of `vswitch`. Ports without these marks are never touched. */
 export function isOurs(port: PortRow, vswitch: string): boolean {
@@ -40,7 +37,7 @@ export function targetOf(port: PortRow): SlotTargetInfo | undefined {
 
 /** Slot number of a slot link or port name (<vs>-sNN, or the second NIC's <vs>-oNN). */
 export function slotOfLinkName(vswitch: string, name: string): number | undefined {
-  return slotFromPortName(vswitch, name) ?? slotFromPortName(vswitch, name.replace(/-o(\d+)$/, '-s$1'));
+  return slotFromPortName(vswitch, name) ?? slotFromNic2PortName(vswitch, name);
 }
 
 /** The slot number a Port of ours records. */
@@ -48,14 +45,11 @@ export function slotOfPort(port: PortRow): number {
   return Number(port.external_ids.get(K.slot));
 }
 
-/** The NICs of slot n: the primary (addresses, routes) and, with dualNic, eth1. */
+/** The NICs of slot n: the primary (addresses, routes) and, with dualNic, the second (NIC2). */
 export function nicsOf(plan: AddressPlan, n: number, r: Pick<SlotRequest, 'ifname' | 'dualNic'>): Nic[] {
   const a = plan.addressOf(n);
   const nics: Nic[] = [{ portName: a.portName, ifname: r.ifname, mac: a.mac, ofportRequest: a.ofportRequest, addr: a }];
-  if (r.dualNic) {
-    const ofp = n + NIC2_OFPORT_BASE;
-    nics.push({ portName: slotPort2Name(plan.vswitch, n), ifname: 'eth1', mac: a.mac2, ofportRequest: ofp <= OFPORT_REQUEST_MAX ? ofp : undefined });
-  }
+  if (r.dualNic) nics.push({ portName: nic2PortName(plan.vswitch, n), ifname: NIC2.ifname, mac: a.mac2, ofportRequest: nic2OfportRequest(n) });
   return nics;
 }
 
@@ -142,13 +136,13 @@ export function claimOps(x: TypedOps<OpenVswitchTables>, bridge: Pick<BridgeRow,
 export interface SlotRows {
   port: PortRow;
   iface: InterfaceRow | undefined;
-  port2?: PortRow | undefined;
-  iface2?: InterfaceRow | undefined;
+  nic2Port?: PortRow | undefined;
+  nic2Iface?: InterfaceRow | undefined;
 }
 
 /** Everything about a slot its rows say, without a verdict (see SlotReport). */
 export function describe(plan: AddressPlan, n: number, rows: SlotRows): SlotReport['info'] {
-  const { port, iface, port2, iface2 } = rows;
+  const { port, iface, nic2Port, nic2Iface } = rows;
   const a = plan.addressOf(n);
   const target = targetOf(port);
   const owner = port.external_ids.get(K.owner);
@@ -162,8 +156,8 @@ export function describe(plan: AddressPlan, n: number, rows: SlotRows): SlotRepo
     ...(iface?.mtu !== undefined ? { mtu: Number(iface.mtu) } : {}),
     ...(iface?.ofport !== undefined && iface.ofport > 0 ? { ofport: Number(iface.ofport) } : {}),
     ...(target ? { target } : {}),
-    ...(port2 && iface2
-      ? { nic2: { portName: iface2.name, ifname: port2.external_ids.get(K.ifname) ?? 'eth1', mac: a.mac2, ...(iface2.ofport !== undefined && iface2.ofport > 0 ? { ofport: Number(iface2.ofport) } : {}) } }
+    ...(nic2Port && nic2Iface
+      ? { nic2: { portName: nic2Iface.name, ifname: nic2Port.external_ids.get(K.ifname) ?? NIC2.ifname, mac: a.mac2, ...(nic2Iface.ofport !== undefined && nic2Iface.ofport > 0 ? { ofport: Number(nic2Iface.ofport) } : {}) } }
       : {}),
     ...(owner ? { owner } : {}),
     ...(a.ofportRequest !== undefined && iface && iface.ofport_request === undefined

@@ -90,7 +90,7 @@ export class SwitchDb {
     let p = shared.get(client);
     if (!p) {
       p = (async () => {
-        const mon = await client.monitor<OpenVswitchTables>(DB, MONITORED as unknown as Record<string, string[]>);
+        const mon = await client.monitor<OpenVswitchTables>(DB, MONITORED);
         if (!mon.rows('Open_vSwitch').size) {
           throw new VSwitchError(
             'OVSDB_ERROR',

@@ -3,7 +3,7 @@
 // bridge.ts) works through one SwitchScope, so lookups are written once and a bridge that vanished
 // underneath is always the same typed error (NO_SUCH_VSWITCH).
 
-import { slotPort2Name } from '../addressing';
+import { nic2PortName } from '../addressing';
 import { VSwitchError, isEcdockError } from '../errors';
 import type { Netns } from '../netlink/netns';
 import type { BridgeRow, PortRow } from '../ovsdb/schema/open-vswitch';
@@ -61,9 +61,9 @@ export class SwitchScope {
 
   /** The rows describing slot n (primary and second NIC), from its primary port. */
   rowsOf(n: number, port: PortRow): SlotRows {
-    const p2 = this.db.port(slotPort2Name(this.spec.name, n));
-    const ours2 = p2 && isOurs(p2, this.spec.name) ? p2 : undefined;
-    return { port, iface: this.db.ifaceOf(port), port2: ours2, iface2: ours2 && this.db.ifaceOf(ours2) };
+    const nic2 = this.db.port(nic2PortName(this.spec.name, n));
+    const nic2Port = nic2 && isOurs(nic2, this.spec.name) ? nic2 : undefined;
+    return { port, iface: this.db.ifaceOf(port), nic2Port, nic2Iface: nic2Port && this.db.ifaceOf(nic2Port) };
   }
 
   /** Every port of ours on this bridge. */
@@ -75,7 +75,7 @@ export class SwitchScope {
   portsOfSlot(n: number): PortRow[] {
     const br = this.db.bridge(this.spec.name);
     if (!br) return [];
-    const names = [this.spec.plan.addressOf(n).portName, slotPort2Name(this.spec.name, n)];
+    const names = [this.spec.plan.addressOf(n).portName, nic2PortName(this.spec.name, n)];
     return names.map((name) => this.db.port(name)).filter((p): p is PortRow => !!p && isOurs(p, this.spec.name) && br.ports.includes(p._uuid));
   }
 

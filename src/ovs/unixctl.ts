@@ -17,10 +17,16 @@ export interface UnixctlCall {
 
 export type UnixctlResult = { ok: true; result: string } | { ok: false; error: string };
 
+/** A reply's result as text: ovs-appctl's replies are strings (or null); anything else is shown as JSON. */
+function resultText(r: unknown): string {
+  if (typeof r === 'string') return r;
+  return r === undefined || r === null ? '' : JSON.stringify(r);
+}
+
 /** Sends the calls on one connection, pipelined; resolves with one result per call, in order. */
 export function unixctl(ctlPath: string, calls: UnixctlCall[], timeoutMs = 5000): Promise<UnixctlResult[]> {
   return new Promise((resolve, reject) => {
-    const results: (UnixctlResult | undefined)[] = new Array(calls.length).fill(undefined);
+    const results = new Array<UnixctlResult | undefined>(calls.length).fill(undefined);
     let pending = calls.length;
     const sock = net.createConnection({ path: ctlPath });
     const timer = setTimeout(() => fail(new VSwitchError('UNIXCTL_TIMEOUT', `${ctlPath} did not answer ${pending} of ${calls.length} control requests within ${timeoutMs} ms`)), timeoutMs);
@@ -36,7 +42,7 @@ export function unixctl(ctlPath: string, calls: UnixctlCall[], timeoutMs = 5000)
       const m = classify(JSON.parse(text));
       const id = Number((m.message as { id?: unknown }).id);
       if (!Number.isInteger(id) || id < 0 || id >= calls.length || results[id]) return;
-      results[id] = m.type === 'error' ? { ok: false, error: describeRpcError(m.error) } : { ok: true, result: String((m.message as { result?: unknown }).result ?? '') };
+      results[id] = m.type === 'error' ? { ok: false, error: describeRpcError(m.error) } : { ok: true, result: resultText((m.message as { result?: unknown }).result) };
       if (--pending === 0) {
         done();
         resolve(results as UnixctlResult[]);

@@ -4,15 +4,20 @@
 // private OVS_RUNDIR (ovn-controller finds br-int.mgmt there, not in the system's run dir). The
 // hosts share an underlay L2 segment (a Linux bridge in a namespace of its own); each host's
 // encap IP sits on its br-phy, as OVS userspace tunnelling wants, and Geneve runs over it.
-// Everything is tracked by pid and name and removed by stop().
+// Everything is tracked by pid and name and removed by stop(). The central part is ovn-central.ts,
+// a simulated host ovn-host.ts; this file holds the sandbox's state and the verbs tests use.
 
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SandboxError } from '../errors';
-import { DEFAULT_SCHEMA, freePort, pidAlive, runTool } from './ovs';
-import { killNow, readPid, stopPids } from './pids';
+import { OVN_SCHEMAS, createCentralDbs, initCentralDbs, raftLeader, startDbServer, startNorthd, type DbServer } from './ovn-central';
+import { configureHost, createHostDb, hostState, makeUnderlay, primeTunnels, startHostController, startHostOvsdb, startHostVswitchd, underlayAddress, vsctl, type HostState, type OvnHost } from './ovn-host';
+import { killNow, pidAlive, stopPids } from './pids';
+import { runTool } from './tools';
+
+export type { OvnHost } from './ovn-host';
 
 export interface OvnSandboxOptions {
   /** Simulated hosts (chassis). Default 2. */
@@ -23,33 +28,6 @@ export interface OvnSandboxOptions {
   encap?: 'geneve' | 'vxlan';
   /** Run dir; default a fresh directory under the system temp dir. */
   dir?: string;
-}
-
-export interface OvnHost {
-  /** The chassis name (system-id). */
-  name: string;
-  /** OVSDB URL of this host's Open_vSwitch database. */
-  dbUrl: string;
-  /** Path of the host's network namespace (where its ovs-vswitchd and br-int live). */
-  netns: string;
-  /** The host's private run dir (OVS_RUNDIR). */
-  dir: string;
-  /** The host's tunnel endpoint address on the underlay. */
-  encapIp: string;
-}
-
-interface HostState extends OvnHost {
-  netnsName: string;
-  ovsdbPid?: number;
-  vswitchdPid?: number;
-  controllerPid?: number;
-}
-
-interface DbServer {
-  url: string;
-  ctl: string;
-  pid?: number;
-  raftPort?: number;
 }
 
 interface OvnState {
@@ -64,11 +42,7 @@ interface OvnState {
   hosts: HostState[];
 }
 
-const NB_SCHEMA = '/usr/share/ovn/ovn-nb.ovsschema';
-const SB_SCHEMA = '/usr/share/ovn/ovn-sb.ovsschema';
 const READY_TIMEOUT_MS = 30_000;
-const UNDERLAY_PREFIX = '172.31.255';
-const DAEMON_LOG = ['-vsyslog:off', '-vconsole:off', '--detach', '--no-chdir'];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -110,7 +84,7 @@ export class OvnSandbox {
   static async start(o: OvnSandboxOptions = {}): Promise<OvnSandbox> {
     const n = o.hosts ?? 2;
     if (!Number.isInteger(n) || n < 1 || n > 16) throw new SandboxError('SANDBOX_FAILED', `hosts must be an integer from 1 to 16, got ${String(o.hosts)}`);
-    for (const f of [NB_SCHEMA, SB_SCHEMA]) {
+    for (const f of OVN_SCHEMAS) {
       await fs.access(f).catch((e) => {
         throw new SandboxError('SANDBOX_FAILED', `cannot read ${f}; install OVN (Debian: apt-get install ovn-central ovn-host)`, { cause: e });
       });
@@ -119,14 +93,10 @@ export class OvnSandbox {
     await fs.mkdir(path.join(dir, 'central'), { recursive: true, mode: 0o700 });
     const id = randomBytes(3).toString('hex');
     const st: OvnState = { dir, id, encap: o.encap ?? 'geneve', clustered: !!o.clustered, underlayNetns: `ecovn-${id}-ul`, nb: [], sb: [], hosts: [] };
-    for (let i = 1; i <= n; i++) {
-      const name = `ecovn-${id}-h${i}`;
-      const hdir = path.join(dir, `h${i}`);
-      st.hosts.push({ name: `host${i}-${id}`, netnsName: name, netns: `/var/run/netns/${name}`, dir: hdir, dbUrl: `unix:${path.join(hdir, 'db.sock')}`, encapIp: `${UNDERLAY_PREFIX}.${i}` });
-    }
+    for (let i = 1; i <= n; i++) st.hosts.push(hostState(id, dir, i));
     const sb = new OvnSandbox(st);
     try {
-      await Promise.all([sb.startCentral(), sb.makeUnderlay()]);
+      await Promise.all([sb.startCentral(), makeUnderlay(st.underlayNetns, st.hosts)]);
       await sb.save();
       await Promise.all(st.hosts.map((_, i) => sb.startHost(i)));
       await sb.save();
@@ -154,26 +124,14 @@ export class OvnSandbox {
 
   // ---- central -----------------------------------------------------------------------------
 
+  private get central(): string {
+    return path.join(this.dir, 'central');
+  }
+
   private async startCentral(): Promise<void> {
-    const c = path.join(this.dir, 'central');
-    const mk = async (db: 'nb' | 'sb', schema: string, dbName: string): Promise<DbServer[]> => {
-      if (!this.state.clustered) {
-        await runTool('ovsdb-tool', ['create', path.join(c, `${db}.db`), schema]);
-        return [{ url: `unix:${path.join(c, `${db}.sock`)}`, ctl: path.join(c, `${db}.ctl`) }];
-      }
-      const servers: DbServer[] = [];
-      for (let i = 0; i < 3; i++) servers.push({ url: `unix:${path.join(c, `${db}${i}.sock`)}`, ctl: path.join(c, `${db}${i}.ctl`), raftPort: await freePort() });
-      const raft = (i: number) => `tcp:127.0.0.1:${servers[i].raftPort}`;
-      await runTool('ovsdb-tool', ['create-cluster', path.join(c, `${db}0.db`), schema, raft(0)]);
-      for (let i = 1; i < 3; i++) await runTool('ovsdb-tool', ['join-cluster', path.join(c, `${db}${i}.db`), dbName, raft(i), raft(0)]);
-      return servers;
-    };
-    [this.state.nb, this.state.sb] = await Promise.all([mk('nb', NB_SCHEMA, 'OVN_Northbound'), mk('sb', SB_SCHEMA, 'OVN_Southbound')]);
+    [this.state.nb, this.state.sb] = await createCentralDbs(this.central, this.state.clustered);
     await Promise.all([...this.state.nb.map((_, i) => this.startDbServer('nb', i)), ...this.state.sb.map((_, i) => this.startDbServer('sb', i))]);
-    await Promise.all([
-      runTool('ovn-nbctl', [`--db=${this.northbound}`, '--no-wait', '--timeout=20', 'init']),
-      runTool('ovn-sbctl', [`--db=${this.southbound}`, '--timeout=20', 'init']),
-    ]);
+    await initCentralDbs(this.northbound, this.southbound);
     await this.startNorthd();
   }
 
@@ -181,19 +139,7 @@ export class OvnSandbox {
   async startDbServer(db: 'nb' | 'sb', i = 0): Promise<void> {
     const s = this.state[db][i];
     if (s.pid && pidAlive(s.pid)) return;
-    const c = path.join(this.dir, 'central');
-    const base = this.state.clustered ? `${db}${i}` : db;
-    const pidfile = path.join(c, `${base}.pid`);
-    await fs.rm(pidfile, { force: true });
-    await runTool('ovsdb-server', [
-      path.join(c, `${base}.db`),
-      `--remote=punix:${s.url.slice(5)}`,
-      `--pidfile=${pidfile}`,
-      `--unixctl=${s.ctl}`,
-      `--log-file=${path.join(c, `${base}.log`)}`,
-      ...DAEMON_LOG,
-    ]);
-    s.pid = await readPid(pidfile);
+    s.pid = await startDbServer(this.central, this.state.clustered, db, i, s);
     await this.save().catch(() => undefined);
   }
 
@@ -206,26 +152,12 @@ export class OvnSandbox {
   /** Index of the Northbound (or Southbound) raft leader, or -1; 0 when not clustered. */
   async leader(db: 'nb' | 'sb'): Promise<number> {
     if (!this.state.clustered) return 0;
-    const name = db === 'nb' ? 'OVN_Northbound' : 'OVN_Southbound';
-    for (const [i, s] of this.state[db].entries()) {
-      if (!s.pid || !pidAlive(s.pid)) continue;
-      const out = await runTool('ovs-appctl', ['-t', s.ctl, 'cluster/status', name], undefined, 3000).catch(() => '');
-      if (/^Role: leader/m.test(out)) return i;
-    }
-    return -1;
+    return raftLeader(this.state[db], db);
   }
 
   async startNorthd(): Promise<void> {
     if (this.state.northdPid && pidAlive(this.state.northdPid)) return;
-    const c = path.join(this.dir, 'central');
-    const pidfile = path.join(c, 'ovn-northd.pid');
-    await fs.rm(pidfile, { force: true });
-    await runTool(
-      'ovn-northd',
-      [`--ovnnb-db=${this.northbound}`, `--ovnsb-db=${this.southbound}`, `--pidfile=${pidfile}`, `--unixctl=${path.join(c, 'ovn-northd.ctl')}`, `--log-file=${path.join(c, 'ovn-northd.log')}`, ...DAEMON_LOG],
-      { ...process.env, OVN_RUNDIR: c },
-    );
-    this.state.northdPid = await readPid(pidfile);
+    this.state.northdPid = await startNorthd(this.central, this.northbound, this.southbound);
     await this.save().catch(() => undefined);
   }
 
@@ -236,82 +168,22 @@ export class OvnSandbox {
 
   // ---- hosts -------------------------------------------------------------------------------
 
-  private async makeUnderlay(): Promise<void> {
-    const ul = this.state.underlayNetns;
-    await runTool('ip', ['netns', 'add', ul]);
-    await runTool('ip', ['-n', ul, 'link', 'add', 'ul', 'type', 'bridge']);
-    await runTool('ip', ['-n', ul, 'link', 'set', 'ul', 'up']);
-    for (const [i, h] of this.state.hosts.entries()) {
-      await runTool('ip', ['netns', 'add', h.netnsName]);
-      await runTool('ip', ['-n', ul, 'link', 'add', `u${i + 1}`, 'type', 'veth', 'peer', 'name', 'ul0', 'netns', h.netnsName]);
-      await runTool('ip', ['-n', ul, 'link', 'set', `u${i + 1}`, 'master', 'ul', 'up']);
-      await runTool('ip', ['-n', h.netnsName, 'link', 'set', 'ul0', 'address', this.underlayMac(i), 'up']);
-      await runTool('ip', ['-n', h.netnsName, 'link', 'set', 'lo', 'up']);
-    }
-  }
-
-  private underlayMac(i: number): string {
-    return `02:ec:00:00:00:${(i + 1).toString(16).padStart(2, '0')}`;
-  }
-
-  private hostEnv(h: HostState): NodeJS.ProcessEnv {
-    return { ...process.env, OVS_RUNDIR: h.dir, OVS_LOGDIR: h.dir, OVS_DBDIR: h.dir, OVN_RUNDIR: h.dir, OVS_PKGDATADIR: path.dirname(DEFAULT_SCHEMA) };
-  }
-
-  private vsctl(h: HostState, ...args: string[]): Promise<string> {
-    return runTool('ovs-vsctl', [`--db=${h.dbUrl}`, '--timeout=20', ...args]);
-  }
-
   private async startHost(i: number): Promise<void> {
     const h = this.state.hosts[i];
-    await fs.mkdir(h.dir, { recursive: true, mode: 0o700 });
-    await runTool('ovsdb-tool', ['create', path.join(h.dir, 'conf.db'), DEFAULT_SCHEMA]);
-    await this.startHostOvsdb(i);
-    await this.vsctl(h, '--no-wait', 'init');
+    await createHostDb(h);
+    h.ovsdbPid = await startHostOvsdb(h);
+    await vsctl(h, '--no-wait', 'init');
     await this.startVswitchd(i);
-    await this.vsctl(
-      h,
-      ...['add-br', 'br-phy', '--', 'set', 'bridge', 'br-phy', 'datapath_type=netdev', 'fail-mode=standalone', `other_config:hwaddr="${this.underlayMac(i)}"`],
-      ...['--', 'add-port', 'br-phy', 'ul0'],
-      ...['--', 'add-br', 'br-int', '--', 'set', 'bridge', 'br-int', 'datapath_type=netdev', 'fail-mode=secure', 'other_config:disable-in-band=true'],
-      ...['--', 'set', 'open_vswitch', '.', `external_ids:system-id=${h.name}`, `external_ids:ovn-remote="${this.southbound}"`],
-      ...[`external_ids:ovn-encap-type=${this.state.encap}`, `external_ids:ovn-encap-ip=${h.encapIp}`, 'external_ids:ovn-bridge=br-int', 'external_ids:ovn-bridge-datapath-type=netdev'],
-    );
-    await this.underlayAddress(i);
+    await configureHost(h, i, this.southbound, this.state.encap);
+    await underlayAddress(h);
     await this.startController(i);
-  }
-
-  /** The encap address on br-phy's device (ovs-vswitchd recreates that device, bare, when it restarts). */
-  private async underlayAddress(i: number): Promise<void> {
-    const h = this.state.hosts[i];
-    await runTool('ip', ['-n', h.netnsName, 'addr', 'replace', `${h.encapIp}/24`, 'dev', 'br-phy']);
-    await runTool('ip', ['-n', h.netnsName, 'link', 'set', 'br-phy', 'up']);
-  }
-
-  private async startHostOvsdb(i: number): Promise<void> {
-    const h = this.state.hosts[i];
-    const pidfile = path.join(h.dir, 'ovsdb-server.pid');
-    await fs.rm(pidfile, { force: true });
-    await runTool(
-      'ip',
-      ['netns', 'exec', h.netnsName, 'ovsdb-server', path.join(h.dir, 'conf.db'), `--remote=punix:${h.dbUrl.slice(5)}`, `--pidfile=${pidfile}`, `--unixctl=${path.join(h.dir, 'ovsdb-server.ctl')}`, `--log-file=${path.join(h.dir, 'ovsdb-server.log')}`, ...DAEMON_LOG],
-      this.hostEnv(h),
-    );
-    h.ovsdbPid = await readPid(pidfile);
   }
 
   /** Starts host i's ovs-vswitchd (after `killVswitchd`, with the underlay address put back). */
   async startVswitchd(i: number): Promise<void> {
     const h = this.state.hosts[i];
     if (h.vswitchdPid && pidAlive(h.vswitchdPid)) return;
-    const pidfile = path.join(h.dir, 'ovs-vswitchd.pid');
-    await fs.rm(pidfile, { force: true });
-    await runTool(
-      'ip',
-      ['netns', 'exec', h.netnsName, 'ovs-vswitchd', h.dbUrl, `--pidfile=${pidfile}`, `--unixctl=${path.join(h.dir, 'ovs-vswitchd.ctl')}`, `--log-file=${path.join(h.dir, 'ovs-vswitchd.log')}`, ...DAEMON_LOG],
-      this.hostEnv(h),
-    );
-    h.vswitchdPid = await readPid(pidfile);
+    h.vswitchdPid = await startHostVswitchd(h);
     await this.save().catch(() => undefined);
   }
 
@@ -330,22 +202,14 @@ export class OvnSandbox {
       if (Date.now() > end) throw new SandboxError('SANDBOX_FAILED', `br-phy did not come back on ${h.name}`);
       await sleep(50);
     }
-    await this.underlayAddress(i);
+    await underlayAddress(h);
     await this.waitReady();
   }
 
   async startController(i: number): Promise<void> {
     const h = this.state.hosts[i];
     if (h.controllerPid && pidAlive(h.controllerPid)) return;
-    const pidfile = path.join(h.dir, 'ovn-controller.pid');
-    await fs.rm(pidfile, { force: true });
-    // ovn-controller 23.03 has no --unixctl: its control socket lands in OVN_RUNDIR.
-    await runTool(
-      'ip',
-      ['netns', 'exec', h.netnsName, 'ovn-controller', h.dbUrl, `--pidfile=${pidfile}`, `--log-file=${path.join(h.dir, 'ovn-controller.log')}`, ...DAEMON_LOG],
-      this.hostEnv(h),
-    );
-    h.controllerPid = await readPid(pidfile);
+    h.controllerPid = await startHostController(h);
     await this.save().catch(() => undefined);
   }
 
@@ -368,34 +232,20 @@ export class OvnSandbox {
       if (want.every((w) => chassis.includes(w))) {
         const tunnels = await Promise.all(
           this.state.hosts.map((h) =>
-            this.vsctl(h, '--bare', '--columns=name', 'find', 'Interface', `type=${this.state.encap}`).then(
+            vsctl(h, '--bare', '--columns=name', 'find', 'Interface', `type=${this.state.encap}`).then(
               (out) => out.split('\n').filter((x) => x.trim()).length,
               () => -1,
             ),
           ),
         );
         if (tunnels.every((t) => t >= want.length - 1)) {
-          await this.primeTunnels();
+          await primeTunnels(this.state.hosts);
           return;
         }
       }
       if (Date.now() > end) throw new SandboxError('SANDBOX_FAILED', `the OVN sandbox was not ready within ${timeoutMs} ms (chassis: ${chassis.join(' ') || 'none'}); see the logs in ${this.dir}`);
       await sleep(50);
     }
-  }
-
-  /**
-   * One ping between every pair of encap addresses: ovs-vswitchd learns the peers' MACs by
-   * snooping that ARP on br-phy (tnl/neigh), else the first tunnelled packets to each peer are
-   * dropped while it resolves them.
-   */
-  private async primeTunnels(): Promise<void> {
-    const hs = this.state.hosts;
-    await Promise.all(
-      hs.map(async (h) => {
-        for (const peer of hs) if (peer !== h) await runTool('ip', ['netns', 'exec', h.netnsName, 'ping', '-c1', '-W1', peer.encapIp], undefined, 5000).catch(() => undefined);
-      }),
-    );
   }
 
   /** Environment for the OVN and OVS tools aimed at host i (ECDOCK_DB, ECDOCK_NETNS, ECDOCK_OVN_NB too). */

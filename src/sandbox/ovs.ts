@@ -1,17 +1,18 @@
 // A private Open vSwitch: ovsdb-server plus ovs-vswitchd (userspace datapath) in a temporary run
-// dir of its own. This is the one place in ecdock that starts processes: the OVS daemons and the
-// OVS tools that set them up. Every daemon is started detached, tracked by the pid in its pidfile,
-// and stopped by that pid; nothing here looks processes up by name.
+// dir of its own. With the rest of src/sandbox/ this is the one place in ecdock that starts
+// processes: the OVS daemons and the OVS tools that set them up (tools.ts runTool). Every daemon is
+// started detached, tracked by the pid in its pidfile, and stopped by that pid (pids.ts); nothing
+// here looks processes up by name. A raft-clustered database is ovs-cluster.ts.
 
-import { execFile } from 'node:child_process';
-import { promises as fs, constants as fsc, readFileSync } from 'node:fs';
-import * as net from 'node:net';
+import { promises as fs, constants as fsc } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SandboxError } from '../errors';
 import { UNIX_PATH_MAX } from '../ovsdb/transport';
 import { VSWITCHD_NETNS_KEY } from '../vswitchd-netns';
+import { pidAlive, readPid, stopPid, waitGone } from './pids';
+import { runTool } from './tools';
 
 export interface OvsSandboxOptions {
   /** Run dir; created 0700 if missing. Default: a fresh directory under the system temp dir. */
@@ -43,103 +44,6 @@ interface SandboxState {
 }
 
 export const DEFAULT_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
-const TOOL_TIMEOUT_MS = 20_000;
-
-/** Runs an OVS or iproute2 tool; arguments are passed as an array, never through a shell. */
-export function runTool(
-  file: string,
-  args: string[],
-  env?: NodeJS.ProcessEnv,
-  timeoutMs = TOOL_TIMEOUT_MS,
-): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { env: env ?? process.env, timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err) {
-        const what = `${file} ${args.join(' ')}`;
-        const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-        reject(
-          new SandboxError(
-            'SANDBOX_FAILED',
-            missing
-              ? `${file} is not installed; install Open vSwitch (Debian: apt-get install openvswitch-switch) and iproute2`
-              : `${what} failed: ${String(stderr || err.message).trim()}`,
-            { cause: err, detail: { file, args, stderr: String(stderr) } },
-          ),
-        );
-      } else resolve(String(stdout));
-    });
-  });
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A killed daemon whose parent does not reap it lingers as a zombie: count that as gone.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitGone(pid: number, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (!pidAlive(pid)) return true;
-    await sleep(20);
-  }
-  return !pidAlive(pid);
-}
-
-/** Stops a process we started, by pid: SIGTERM, then SIGKILL. */
-export async function stopPid(pid: number | undefined, graceMs = 3000): Promise<void> {
-  if (!pid || !pidAlive(pid)) return;
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  if (await waitGone(pid, graceMs)) return;
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    return;
-  }
-  await waitGone(pid, 2000);
-}
-
-async function readPid(file: string, ms = 5000): Promise<number> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      const pid = parseInt(await fs.readFile(file, 'utf8'), 10);
-      if (pid > 0) return pid;
-    } catch {
-      /* not written yet */
-    }
-    if (Date.now() > end) throw new SandboxError('SANDBOX_FAILED', `no pid appeared in ${file}`);
-    await sleep(10);
-  }
-}
-
-/** A free TCP port on 127.0.0.1 (for raft peers and tcp remotes in tests). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export class OvsSandbox {
   private state: SandboxState;
@@ -286,7 +190,7 @@ export class OvsSandbox {
       ],
       this.daemonEnv(),
     );
-    this.state.ovsdbPid = await readPid(pidfile);
+    this.state.ovsdbPid = await readPid(pidfile, 5000);
     if (!this.stopped) await this.save().catch(() => undefined);
   }
 
@@ -321,7 +225,7 @@ export class OvsSandbox {
     ];
     if (this.state.netnsName) await runTool('ip', ['netns', 'exec', this.state.netnsName, 'ovs-vswitchd', ...args], this.daemonEnv());
     else await runTool('ovs-vswitchd', args, this.daemonEnv());
-    this.state.vswitchdPid = await readPid(pidfile);
+    this.state.vswitchdPid = await readPid(pidfile, 5000);
     if (!this.stopped) await this.save().catch(() => undefined);
   }
 
@@ -377,137 +281,5 @@ export class OvsSandbox {
     }
     await fs.rm(this.dir, { recursive: true, force: true }).catch((e) => errors.push(e));
     if (errors.length) throw new SandboxError('SANDBOX_FAILED', `sandbox ${this.dir} did not stop cleanly`, { detail: errors });
-  }
-}
-
-export interface OvsClusterOptions {
-  /** Number of raft servers (default 3). */
-  size?: number;
-  dir?: string;
-  schema?: string;
-}
-
-/**
- * A raft-clustered Open_vSwitch database served by several local ovsdb-servers (no ovs-vswitchd).
- * For tests of leader discovery and failover.
- */
-export class OvsCluster {
-  readonly dir: string;
-  readonly size: number;
-  private readonly raftPorts: number[];
-  private pids: (number | undefined)[];
-
-  private constructor(dir: string, size: number, raftPorts: number[]) {
-    this.dir = dir;
-    this.size = size;
-    this.raftPorts = raftPorts;
-    this.pids = Array.from({ length: size }, () => undefined);
-  }
-
-  /** Comma-separated unix: remotes of every server, the form OvsdbClient.connect takes. */
-  get dbUrl(): string {
-    return this.servers.map((s) => s.url).join(',');
-  }
-
-  get servers(): { index: number; url: string; ctl: string; pid: number | undefined }[] {
-    return this.raftPorts.map((_, i) => ({
-      index: i,
-      url: `unix:${path.join(this.dir, `s${i}.sock`)}`,
-      ctl: path.join(this.dir, `s${i}.ctl`),
-      pid: this.pids[i],
-    }));
-  }
-
-  static async start(options: OvsClusterOptions = {}): Promise<OvsCluster> {
-    const size = options.size ?? 3;
-    const schema = options.schema ?? process.env.ECDOCK_OVS_SCHEMA ?? DEFAULT_SCHEMA;
-    const dir = options.dir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'ecdock-raft-')));
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    const ports: number[] = [];
-    for (let i = 0; i < size; i++) ports.push(await freePort());
-    const cl = new OvsCluster(dir, size, ports);
-    try {
-      const raft = (i: number) => `tcp:127.0.0.1:${ports[i]}`;
-      await runTool('ovsdb-tool', ['create-cluster', path.join(dir, 's0.db'), schema, raft(0)]);
-      for (let i = 1; i < size; i++) {
-        await runTool('ovsdb-tool', ['join-cluster', path.join(dir, `s${i}.db`), 'Open_vSwitch', raft(i), raft(0)]);
-      }
-      for (let i = 0; i < size; i++) await cl.startServer(i);
-      await runTool('ovs-vsctl', [`--db=${cl.dbUrl}`, '--no-wait', '--timeout=20', 'init']);
-      return cl;
-    } catch (e) {
-      await cl.stop().catch(() => undefined);
-      throw e;
-    }
-  }
-
-  async startServer(i: number): Promise<void> {
-    if (this.pids[i] && pidAlive(this.pids[i]!)) return;
-    const pidfile = path.join(this.dir, `s${i}.pid`);
-    await fs.rm(pidfile, { force: true });
-    await fs.rm(path.join(this.dir, `s${i}.sock`), { force: true });
-    await runTool('ovsdb-server', [
-      path.join(this.dir, `s${i}.db`),
-      `--remote=punix:${path.join(this.dir, `s${i}.sock`)}`,
-      `--pidfile=${pidfile}`,
-      `--unixctl=${path.join(this.dir, `s${i}.ctl`)}`,
-      `--log-file=${path.join(this.dir, `s${i}.log`)}`,
-      '-vsyslog:off',
-      '-vconsole:off',
-      '--detach',
-      '--no-chdir',
-    ]);
-    this.pids[i] = await readPid(pidfile);
-  }
-
-  /** SIGKILLs server i. */
-  async killServer(i: number): Promise<void> {
-    const pid = this.pids[i];
-    if (pid && pidAlive(pid)) {
-      process.kill(pid, 'SIGKILL');
-      await waitGone(pid, 3000);
-    }
-    this.pids[i] = undefined;
-  }
-
-  /** Index of the server that reports itself leader, or -1 (asks each live server). */
-  async leader(): Promise<number> {
-    for (const s of this.servers) {
-      if (!s.pid || !pidAlive(s.pid)) continue;
-      try {
-        const out = await runTool('ovs-appctl', ['-t', s.ctl, 'cluster/status', 'Open_vSwitch'], undefined, 3000);
-        if (/^Role: leader/m.test(out)) return s.index;
-      } catch {
-        /* server busy or down */
-      }
-    }
-    return -1;
-  }
-
-  /** Waits until some live server is leader; returns its index. */
-  async waitLeader(timeoutMs = 15_000): Promise<number> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const l = await this.leader();
-      if (l >= 0) return l;
-      if (Date.now() > end) throw new SandboxError('SANDBOX_FAILED', 'no raft leader was elected in time');
-      await sleep(100);
-    }
-  }
-
-  async stop(): Promise<void> {
-    for (let i = 0; i < this.size; i++) {
-      const pid = this.pids[i];
-      if (pid && pidAlive(pid)) {
-        try {
-          await runTool('ovs-appctl', ['-t', path.join(this.dir, `s${i}.ctl`), 'exit'], undefined, 5000);
-        } catch {
-          /* fall through */
-        }
-        if (!(await waitGone(pid, 3000))) await stopPid(pid);
-      }
-      this.pids[i] = undefined;
-    }
-    await fs.rm(this.dir, { recursive: true, force: true });
   }
 }

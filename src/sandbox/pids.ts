@@ -1,12 +1,54 @@
 // Daemons the sandboxes start detach and are re-parented to PID 1, which may reap them late: a
 // killed one lingers as a zombie, so "gone" means no process or a zombie (pidAlive), and a group is
-// signalled all at once before anyone is waited for.
-import { promises as fs } from 'node:fs';
+// signalled all at once before anyone is waited for. Every sandbox stops only the pids it started.
+import { promises as fs, readFileSync } from 'node:fs';
 import { SandboxError } from '../errors';
-import { pidAlive } from './ovs';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A killed daemon whose parent does not reap it lingers as a zombie: count that as gone.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+export async function waitGone(pid: number, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (!pidAlive(pid)) return true;
+    await sleep(20);
+  }
+  return !pidAlive(pid);
+}
+
+/** Stops a process we started, by pid: SIGTERM, then SIGKILL. */
+export async function stopPid(pid: number | undefined, graceMs = 3000): Promise<void> {
+  if (!pid || !pidAlive(pid)) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  if (await waitGone(pid, graceMs)) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  await waitGone(pid, 2000);
+}
+
+/** The pid a detached daemon wrote to its pidfile, waited for up to `ms`. */
 export async function readPid(file: string, ms = 10_000): Promise<number> {
   const end = Date.now() + ms;
   for (;;) {

@@ -2,7 +2,7 @@
 // Like the daemons, it lives in the sandbox module, the only one that runs tools.
 import { execFile } from 'node:child_process';
 import { SandboxError } from '../errors';
-import { runTool } from './ovs';
+import { runTool } from './tools';
 
 /** A scratch network namespace (`ip netns add`). */
 export class ScratchNetns {

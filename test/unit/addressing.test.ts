@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { AddressPlan, macFromIpv4, slotFromPortName, slotPortName } from '../../src/addressing';
+import { AddressPlan, NIC2, macFromIpv4, nic2OfportRequest, nic2PortName, slotFromNic2PortName, slotFromPortName, slotPortName } from '../../src/addressing';
 import { EcdockError } from '../../src/errors';
 
 function code(fn: () => unknown): string {
@@ -128,5 +128,19 @@ describe('addressing (pure)', () => {
     assert.equal(slotFromPortName('ovs0', 'ovs1-s01'), undefined);
     assert.equal(slotFromPortName('ovs0', 'ovs0'), undefined);
     assert.equal(macFromIpv4('255.1.16.0'), '52:00:ff:01:10:00');
+  });
+
+  it('names the second NIC in one place: eth1, <vs>-oNN, 52:80 + the IPv4 bytes, OpenFlow port 30000 + N', () => {
+    assert.equal(NIC2.ifname, 'eth1');
+    assert.equal(nic2PortName('ovs0', 1), 'ovs0-o01');
+    assert.equal(nic2PortName('ovs0', 300), 'ovs0-o300');
+    assert.equal(slotFromNic2PortName('ovs0', 'ovs0-o07'), 7);
+    assert.equal(slotFromNic2PortName('ovs0', 'ovs0-s07'), undefined);
+    assert.equal(slotFromNic2PortName('ovs0', 'ovs0-o7'), undefined);
+    assert.equal(slotFromNic2PortName('ovs0', 'ovs1-o07'), undefined);
+    assert.equal(AddressPlan.parse('ovs0', '10.0.0.254/24').addressOf(1).mac2, '52:80:0a:00:00:01');
+    assert.equal(nic2OfportRequest(9), 30009);
+    assert.equal(nic2OfportRequest(35279), 65279);
+    assert.equal(nic2OfportRequest(35280), undefined);
   });
 });

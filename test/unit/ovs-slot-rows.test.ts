@@ -130,8 +130,8 @@ describe('src/ovs/slot-rows (pure)', () => {
     assert.equal('state' in info, false);
     const failed = describeSlot(plan, 9, { port: p, iface: iface(p.name, { ofport: -1 }) });
     assert.equal(failed.ofport, undefined);
-    const p2 = port('ovs0-o09', [[K.ifname, 'eth1']]);
-    const dual = describeSlot(plan, 9, { port: p, iface: iface(p.name), port2: p2, iface2: iface('ovs0-o09', { ofport: 30009 }) });
+    const nic2 = port('ovs0-o09', [[K.ifname, 'eth1']]);
+    const dual = describeSlot(plan, 9, { port: p, iface: iface(p.name), nic2Port: nic2, nic2Iface: iface('ovs0-o09', { ofport: 30009 }) });
     assert.deepEqual(dual.nic2, { portName: 'ovs0-o09', ifname: 'eth1', mac: plan.addressOf(9).mac2, ofport: 30009 });
   });
 
