@@ -19,7 +19,9 @@ export type CrashPoint =
   | 'ovn:veth-created'
   | 'ovn:port-bound'
   | 'ovn:installed'
-  | 'ovn:released';
+  | 'ovn:released'
+  | 'docker:endpoint-checked'
+  | 'docker:join-replied';
 
 export const ATTACH_VETH_POINTS: CrashPoint[] = ['attach:veth-created', 'attach:port-committed', 'attach:vswitchd-applied'];
 export const ATTACH_INTERNAL_POINTS: CrashPoint[] = [

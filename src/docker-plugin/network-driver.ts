@@ -1,8 +1,9 @@
 // Docker's remote network driver, on top of the public VSwitch model. A Docker network is a
-// vswitch; a Docker endpoint is a slot. The plugin keeps no state of its own: the bridge's
-// external_ids say which Docker network it serves (and whether the plugin created it), a slot's
-// external_ids say which endpoint holds it, and Docker keeps the rest (network options, the
-// address its IPAM gave each endpoint). A restarted plugin therefore finds everything again.
+// vswitch (a local bridge, or an OVN logical switch shared by several hosts' networks); a Docker
+// endpoint is a slot. The plugin keeps no state of its own: OVSDB records which vswitch serves
+// which Docker network (network-records), a slot's external_ids say which endpoint holds it, and
+// Docker keeps the rest (network options, the address its IPAM gave each endpoint). A restarted
+// plugin therefore finds everything again.
 //
 // Order of work, and why:
 // - CreateEndpoint only checks (the address is a free slot, the MAC is the slot's) and writes
@@ -25,7 +26,10 @@ import { OvsdbClient } from '../ovsdb/client';
 import type { TlsOptions } from '../ovsdb';
 import { VSwitch } from '../vswitch';
 import type { Slot } from '../slot';
+import { crashPoint } from '../crash-points';
 import { DOCKER_KEYS } from './keys';
+import { allNetworks, findNetwork, type NetworkRecord } from './network-records';
+import { createOvnNetwork, deleteOvnNetwork } from './ovn-network';
 import { ensureStaging } from './staging';
 import { networkPlan, type CreateNetworkRequest } from './network-options';
 
@@ -74,24 +78,19 @@ export class NetworkDriver {
     }
   }
 
-  /** The bridge serving Docker network `nid`, or undefined. */
-  private async bridgeOf(ovs: OvsdbClient, nid: string): Promise<{ name: string; created: boolean } | undefined> {
-    const [res] = await ovs.transact('Open_vSwitch', [
-      { op: 'select', table: 'Bridge', where: [['external_ids', 'includes', ['map', [[DOCKER_KEYS.network, nid]]]]], columns: ['name', 'external_ids'] },
-    ]);
-    const row = res.rows?.[0] as { name: string; external_ids: ['map', [string, string][]] } | undefined;
-    if (!row) return undefined;
-    const ids = new Map(row.external_ids[1]);
-    return { name: row.name, created: ids.get(DOCKER_KEYS.created) === 'true' };
+  /** Opens the vswitch a record names (an OVN one seen from this host). */
+  private async openRecord(ovs: OvsdbClient, rec: NetworkRecord): Promise<VSwitch> {
+    if (rec.northbound === undefined) return VSwitch.open(ovs, rec.vswitch);
+    return VSwitch.open(ovs, rec.vswitch, { ovn: { northbound: rec.northbound }, ...(this.o.netns !== undefined ? { netns: this.o.netns } : {}) });
   }
 
   private async vswitchOf(nid: string): Promise<VSwitch> {
     const ovs = await this.ovs();
-    const br = await this.bridgeOf(ovs, nid);
-    if (!br) {
+    const rec = await findNetwork(ovs, nid);
+    if (!rec) {
       throw new VSwitchError('NO_SUCH_VSWITCH', `no vswitch serves docker network ${short(nid)} (deleted by hand?): docker network rm it and create it again`, { detail: { network: nid } });
     }
-    return VSwitch.open(ovs, br.name);
+    return this.openRecord(ovs, rec);
   }
 
   /** Slot of endpoint `eid` on `vs`, found by the ids the slot records. */
@@ -101,10 +100,11 @@ export class NetworkDriver {
 
   async createNetwork(req: CreateNetworkRequest): Promise<object> {
     const plan = networkPlan(req);
-    if (plan.ovnNorthbound !== undefined) {
-      throw new UsageError('BAD_ARGUMENT', '-o ecdock.ovn.northbound: this ecdock build has no OVN realisation yet; create the network without it');
-    }
     const ovs = await this.ovs();
+    if (plan.ovnNorthbound !== undefined) {
+      await createOvnNetwork({ ovs, log: this.o.log, ...(this.o.netns !== undefined ? { netns: this.o.netns } : {}) }, { ...plan, ovnNorthbound: plan.ovnNorthbound });
+      return {};
+    }
     const [res] = await ovs.transact('Open_vSwitch', [{ op: 'select', table: 'Bridge', where: [['name', '==', plan.vswitch]], columns: ['external_ids'] }]);
     const existing = res.rows?.[0] as { external_ids: ['map', [string, string][]] } | undefined;
     const holder = existing && new Map(existing.external_ids[1]).get(DOCKER_KEYS.network);
@@ -133,16 +133,18 @@ export class NetworkDriver {
 
   async deleteNetwork(req: { NetworkID: string }): Promise<object> {
     const ovs = await this.ovs();
-    const br = await this.bridgeOf(ovs, req.NetworkID);
+    const br = await findNetwork(ovs, req.NetworkID);
     if (!br) return {};
-    if (br.created) {
-      await (await VSwitch.open(ovs, br.name)).destroy();
-      this.o.log(`network ${short(req.NetworkID)}: destroyed vswitch ${br.name}`);
+    if (br.northbound !== undefined) {
+      await deleteOvnNetwork({ ovs, log: this.o.log, ...(this.o.netns !== undefined ? { netns: this.o.netns } : {}) }, { ...br, northbound: br.northbound });
+    } else if (br.created) {
+      await (await VSwitch.open(ovs, br.vswitch)).destroy();
+      this.o.log(`network ${short(req.NetworkID)}: destroyed vswitch ${br.vswitch}`);
     } else {
       await ovs.transact('Open_vSwitch', [
-        { op: 'mutate', table: 'Bridge', where: [['name', '==', br.name]], mutations: [['external_ids', 'delete', ['set', [DOCKER_KEYS.network, DOCKER_KEYS.created]]]] },
+        { op: 'mutate', table: 'Bridge', where: [['name', '==', br.vswitch]], mutations: [['external_ids', 'delete', ['set', [DOCKER_KEYS.network, DOCKER_KEYS.created]]]] },
       ]);
-      this.o.log(`network ${short(req.NetworkID)}: released vswitch ${br.name} (not ours to destroy)`);
+      this.o.log(`network ${short(req.NetworkID)}: released vswitch ${br.vswitch} (not ours to destroy)`);
     }
     return {};
   }
@@ -160,7 +162,8 @@ export class NetworkDriver {
     }
     const taken = await vs.slot(n);
     if (taken && taken.info.externalIds[DOCKER_KEYS.endpoint] !== req.EndpointID) {
-      const by = taken.info.externalIds[DOCKER_KEYS.endpoint] ? `docker endpoint ${short(taken.info.externalIds[DOCKER_KEYS.endpoint])}` : (taken.target?.ref ?? 'an attach in flight');
+      const eid = taken.info.externalIds[DOCKER_KEYS.endpoint];
+      const by = (eid ? `docker endpoint ${short(eid)}` : (taken.target?.ref ?? 'an attach in flight')) + (taken.host ? ` on host ${taken.host}` : '');
       throw new VSwitchError('SLOT_TAKEN', `slot ${n} (${ip}) of vswitch ${vs.name} is taken by ${by}: give --ip a free slot's address, or free it with ec unplug ${n} / ec cleanup`, { detail: { slot: n } });
     }
     const mac = vs.addressOf(n).mac;
@@ -168,6 +171,7 @@ export class NetworkDriver {
     if (asked && asked.toLowerCase() !== mac) {
       throw new UsageError('BAD_MAC', `slot ${n} has MAC ${mac}, ecdock slots keep their own: leave out --mac-address`, { detail: { mac: asked } });
     }
+    crashPoint('docker:endpoint-checked');
     this.pending.set(req.EndpointID, n);
     this.o.log(`endpoint ${short(req.EndpointID)}: slot ${n} of ${vs.name} (${ip} ${mac})`);
     return asked ? {} : { Interface: { MacAddress: mac } };
@@ -215,9 +219,9 @@ export class NetworkDriver {
 
   private async release(req: EndpointRequest, verb: string): Promise<void> {
     const ovs = await this.ovs();
-    const br = await this.bridgeOf(ovs, req.NetworkID);
-    if (!br) return;
-    const vs = await VSwitch.open(ovs, br.name);
+    const rec = await findNetwork(ovs, req.NetworkID);
+    if (!rec) return;
+    const vs = await this.openRecord(ovs, rec);
     const slot = await this.slotOfEndpoint(vs, req.EndpointID);
     if (!slot) return;
     try {
@@ -242,11 +246,9 @@ export class NetworkDriver {
    */
   async reconcile(): Promise<void> {
     const ovs = await this.ovs();
-    const [res] = await ovs.transact('Open_vSwitch', [{ op: 'select', table: 'Bridge', where: [], columns: ['name', 'external_ids'] }]);
-    for (const row of (res.rows ?? []) as { name: string; external_ids: ['map', [string, string][]] }[]) {
-      if (!new Map(row.external_ids[1]).has(DOCKER_KEYS.network)) continue;
+    for (const rec of await allNetworks(ovs)) {
       try {
-        const vs = await VSwitch.open(ovs, row.name);
+        const vs = await this.openRecord(ovs, rec);
         const report = await vs.cleanup();
         const removed = report.ports.map((p) => `${p.portName} (${p.reason})`).concat(report.links);
         for (const slot of await vs.slots()) {
@@ -258,9 +260,9 @@ export class NetworkDriver {
           await vs.detach(slot.index).catch((e: unknown) => this.o.log(`slot ${slot.index} of ${vs.name}: ${(e as Error).message}`));
           removed.push(`${slot.portName} (join cut short)`);
         }
-        if (removed.length) this.o.log(`vswitch ${row.name}: cleaned up ${removed.join(', ')}`);
+        if (removed.length) this.o.log(`vswitch ${rec.vswitch}: cleaned up ${removed.join(', ')}`);
       } catch (e) {
-        this.o.log(`vswitch ${row.name}: cleanup failed: ${(e as Error).message}`);
+        this.o.log(`vswitch ${rec.vswitch}: cleanup failed: ${(e as Error).message}`);
       }
     }
   }

@@ -23,6 +23,7 @@ export interface NetworkPlan {
   subnet: string;
   usermode: boolean;
   mtu?: number;
+  /** The OVN Northbound backing the network (a logical switch named `vswitch`, shared by every host). */
   ovnNorthbound?: string;
 }
 
@@ -92,6 +93,21 @@ export function networkPlan(req: CreateNetworkRequest): NetworkPlan {
     }
     out.mtu = Number(m);
   }
-  if (opts['ecdock.ovn.northbound'] !== undefined) out.ovnNorthbound = opts['ecdock.ovn.northbound'];
+  if (opts['ecdock.ovn.northbound'] !== undefined) {
+    const nb = opts['ecdock.ovn.northbound'];
+    if (!nb.split(',').every((u) => /^(tcp|ssl):[^,\s]+:\d+$|^unix:\/[^,\s]*$/.test(u))) {
+      throw new UsageError('BAD_ARGUMENT', `-o ecdock.ovn.northbound=${nb}: give the Northbound's OVSDB URL, e.g. tcp:10.0.0.10:6641 (ssl:HOST:PORT, unix:/PATH; a cluster comma-separated)`, {
+        detail: { northbound: nb },
+      });
+    }
+    // Every host's Docker network has its own id: the logical switch they share is found by name.
+    if (opts['ecdock.vswitch'] === undefined) {
+      throw new UsageError('BAD_ARGUMENT', '-o ecdock.ovn.northbound needs -o ecdock.vswitch=NAME: the logical switch every host\'s network joins, the same NAME on each host');
+    }
+    if (opts['ecdock.usermode'] !== undefined) {
+      throw new UsageError('BAD_ARGUMENT', "-o ecdock.usermode does not apply to an OVN network (its datapath is the host's integration bridge, made by ovn-controller): leave it out");
+    }
+    out.ovnNorthbound = nb;
+  }
   return out;
 }

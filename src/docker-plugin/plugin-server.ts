@@ -3,6 +3,7 @@
 // (what dockerd's plugin client turns into the error message the user sees).
 
 import * as http from 'node:http';
+import { crashPoint } from '../crash-points';
 import { UsageError } from '../errors';
 import { dockerError, type EndpointRequest, type NetworkDriver } from './network-driver';
 import type { CreateNetworkRequest } from './network-options';
@@ -56,7 +57,8 @@ export function createPluginServer(driver: NetworkDriver, log: (line: string) =>
   return http.createServer((req, res) => {
     const reply = (status: number, body: object): void => {
       res.writeHead(status, { 'Content-Type': MEDIA_TYPE });
-      res.end(JSON.stringify(body));
+      // (The crash point lets a test kill the plugin once dockerd holds the veth Join named.)
+      res.end(JSON.stringify(body), () => status === 200 && req.url === '/NetworkDriver.Join' && crashPoint('docker:join-replied'));
     };
     const handler = req.method === 'POST' ? table[req.url ?? ''] : undefined;
     if (!handler) {

@@ -3,6 +3,7 @@
 // container a test makes, so that cleanup removes them by name even when the test fails.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { OvsSandbox } from '../../src/sandbox';
 import { OvsdbClient } from '../../src/ovsdb/client';
@@ -48,17 +49,31 @@ export interface DockerResult {
   stderr: string;
 }
 
+/** The OVS a plugin serves: an OvsSandbox (stopped with the fixture), or an OVN sandbox's host (not). */
+export interface PluginHost {
+  dbUrl: string;
+  netns?: string;
+  stop?(): Promise<void>;
+}
+
 export class PluginFixture {
-  readonly name = uniqueName('ecdkt');
+  readonly name: string;
   plugin?: PluginProcess;
   readonly networks: string[] = [];
   readonly containers: string[] = [];
   private ovs?: OvsdbClient;
 
-  constructor(readonly sb: OvsSandbox) {}
+  /** `prefix` names the driver, and the networks and containers the fixture makes (prefix + n/c + hex). */
+  constructor(
+    readonly sb: PluginHost,
+    private readonly prefix = 'ecdk',
+  ) {
+    this.name = uniqueName(`${prefix}t`);
+  }
 
-  static async start(): Promise<PluginFixture> {
-    const f = new PluginFixture(await OvsSandbox.start({ isolated: true }));
+  /** A plugin on an isolated OVS sandbox of its own (or on `host`, which the fixture does not stop). */
+  static async start(prefix?: string, host?: PluginHost): Promise<PluginFixture> {
+    const f = new PluginFixture(host ?? (await OvsSandbox.start({ isolated: true })), prefix);
     try {
       await f.startPlugin();
     } catch (e) {
@@ -75,7 +90,7 @@ export class PluginFixture {
     return `/var/run/netns/ecdock-docker-${this.name}`;
   }
   env(): Record<string, string> {
-    return { ECDOCK_DB: this.sb.dbUrl, ECDOCK_NETNS: this.sb.netns! };
+    return { ECDOCK_DB: this.sb.dbUrl, ...(this.sb.netns ? { ECDOCK_NETNS: this.sb.netns } : {}) };
   }
 
   async startPlugin(o: { env?: Record<string, string>; main?: string } = {}): Promise<PluginProcess> {
@@ -97,14 +112,14 @@ export class PluginFixture {
 
   /** `docker network create -d <driver>`; resolves to docker's result (the network is tracked). */
   async createNetwork(args: string[]): Promise<DockerResult & { name: string }> {
-    const name = uniqueName('ecdkn');
+    const name = uniqueName(`${this.prefix}n`);
     this.networks.push(name);
     return { name, ...(await this.docker(['network', 'create', '-d', this.name, ...args, name])) };
   }
 
   /** `docker run -d` of the busybox image (tracked); `cmd` defaults to a long sleep. */
   async run(args: string[], cmd: string[] = ['sleep', '3600']): Promise<DockerResult & { name: string }> {
-    const name = uniqueName('ecdkc');
+    const name = uniqueName(`${this.prefix}c`);
     this.containers.push(name);
     return { name, ...(await this.docker(['run', '-d', '--name', name, ...args, BUSYBOX_IMAGE, ...cmd])) };
   }
@@ -125,6 +140,20 @@ export class PluginFixture {
     this.ovs?.close();
     if (existsSync(this.socket)) await sh('rm', ['-f', this.socket], { allowFail: true });
     await sh('ip', ['netns', 'del', `ecdock-docker-${this.name}`], { allowFail: true });
-    await this.sb.stop();
+    await this.sb.stop?.();
   }
+}
+
+/** One call of Docker's plugin API over a plugin's socket, as dockerd makes it. */
+export function pluginCall(socket: string, method: string, body: object): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const data = JSON.stringify(body);
+    const req = http.request({ socketPath: socket, path: `/${method}`, method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) }, timeout: 60_000 }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text || '{}') as Record<string, unknown> }));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
 }

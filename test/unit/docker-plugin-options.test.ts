@@ -24,9 +24,12 @@ describe('docker plugin: network options', () => {
     assert.deepEqual(networkPlan(req()), { networkId: ID, vswitch: 'dk6e7bb5', subnet: '10.89.0.254/24', usermode: false });
     assert.equal(defaultVswitchName(ID), 'dk6e7bb5');
   });
-  it('takes the four -o options', () => {
-    const p = networkPlan(req({ opts: { 'ecdock.usermode': 'true', 'ecdock.vswitch': 'web0', 'ecdock.mtu': '1400', 'ecdock.ovn.northbound': 'tcp:10.0.0.1:6641' } }));
-    assert.deepEqual(p, { networkId: ID, vswitch: 'web0', subnet: '10.89.0.254/24', usermode: true, mtu: 1400, ovnNorthbound: 'tcp:10.0.0.1:6641' });
+  it('takes the four -o options (OVN with a shared vswitch name)', () => {
+    const p = networkPlan(req({ opts: { 'ecdock.usermode': 'true', 'ecdock.vswitch': 'web0', 'ecdock.mtu': '1400' } }));
+    assert.deepEqual(p, { networkId: ID, vswitch: 'web0', subnet: '10.89.0.254/24', usermode: true, mtu: 1400 });
+    const o = networkPlan(req({ opts: { 'ecdock.vswitch': 'web0', 'ecdock.mtu': '1400', 'ecdock.ovn.northbound': 'tcp:10.0.0.1:6641,tcp:10.0.0.2:6641' } }));
+    assert.deepEqual(o, { networkId: ID, vswitch: 'web0', subnet: '10.89.0.254/24', usermode: false, mtu: 1400, ovnNorthbound: 'tcp:10.0.0.1:6641,tcp:10.0.0.2:6641' });
+    assert.equal(networkPlan(req({ opts: { 'ecdock.vswitch': 'web0', 'ecdock.ovn.northbound': 'unix:/run/ovn/ovnnb_db.sock' } })).ovnNorthbound, 'unix:/run/ovn/ovnnb_db.sock');
     assert.equal(networkPlan(req({ opts: { 'ecdock.usermode': 'false' } })).usermode, false);
   });
   it('a gateway without a prefix (older dockerd) is read with the pool\'s', () => {
@@ -45,6 +48,9 @@ describe('docker plugin: network options', () => {
     refuses(req({ IPv4Data: [{ Pool: '10.0.0.0/7', Gateway: '10.0.0.1/7' }] }), 'BAD_SUBNET', /does not fit a slot plan/);
     refuses(req({ IPv4Data: [{ Pool: '10.2.0.0/24', Gateway: '10.2.0.1/24', AuxAddresses: { a: '10.2.0.5' } }] }), 'BAD_SUBNET', /--aux-address/);
     refuses(req({ IPv6Data: [{ Pool: 'fd00::/64' }] }), 'BAD_SUBNET', /--ipv6/);
+    refuses(req({ opts: { 'ecdock.ovn.northbound': 'tcp:10.0.0.1:6641' } }), 'BAD_ARGUMENT', /needs -o ecdock\.vswitch=NAME: the logical switch every host's network joins/);
+    refuses(req({ opts: { 'ecdock.vswitch': 'web0', 'ecdock.ovn.northbound': '10.0.0.1' } }), 'BAD_ARGUMENT', /give the Northbound's OVSDB URL, e\.g\. tcp:10\.0\.0\.10:6641/);
+    refuses(req({ opts: { 'ecdock.vswitch': 'web0', 'ecdock.ovn.northbound': 'tcp:a:1', 'ecdock.usermode': 'true' } }), 'BAD_ARGUMENT', /usermode does not apply to an OVN network/);
     refuses({ NetworkID: 'x' } as CreateNetworkRequest, 'BAD_ARGUMENT', /dockerd/);
   });
 });
