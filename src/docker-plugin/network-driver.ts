@@ -53,11 +53,20 @@ export interface EndpointRequest {
 
 const short = (id: string | undefined): string => (id ?? '?').slice(0, 12);
 
+/**
+ * How long after its Join a container end may wait in the plugin's namespaces before a restarted
+ * plugin calls it abandoned: dockerd's plugin client resends a call for up to 30 s, then takes the
+ * link within seconds once a call went through.
+ */
+export const STRANDED_GRACE_MS = 60_000;
+
 export class NetworkDriver {
   private client?: Promise<OvsdbClient>;
   /** Endpoint id -> slot, from CreateEndpoint to Join (Join does not carry the address). */
   private readonly pending = new Map<string, number>();
   private stagingReady?: Promise<string>;
+  /** The next look at container ends left waiting for dockerd by a predecessor. */
+  private recheck?: NodeJS.Timeout;
 
   /** This process's namespace: dockerd takes the container end from here. */
   private readonly here = Netns.current();
@@ -193,7 +202,7 @@ export class NetworkDriver {
       slot: n,
       target: { netns: this.o.staging },
       ifname: link,
-      externalIds: { [DOCKER_KEYS.network]: req.NetworkID, [DOCKER_KEYS.endpoint]: req.EndpointID },
+      externalIds: { [DOCKER_KEYS.network]: req.NetworkID, [DOCKER_KEYS.endpoint]: req.EndpointID, [DOCKER_KEYS.joinedAt]: String(Date.now()) },
     });
     try {
       await withNetns(this.o.staging, (staging) => moveLink({ netns: staging, name: link, to: this.here }));
@@ -241,11 +250,14 @@ export class NetworkDriver {
   /**
    * Before serving: removes what a killed plugin (or vanished containers) left on the vswitches
    * that serve Docker networks. The library's cleanup takes claims of dead owners and ports whose
-   * veth died with a container; a slot whose container end still lies in the staging namespace or
-   * in ours was never taken by dockerd (a Join cut short), so it goes too.
+   * veth died with a container. A slot whose container end still lies in the staging namespace or
+   * in ours was never taken by dockerd; but dockerd may still take it: after a Join it waits for
+   * the sandbox, and it resends calls to a plugin that went away for up to 30 s. So such a slot
+   * goes only once STRANDED_GRACE_MS have passed since its Join (re-checked then, if not yet).
    */
   async reconcile(): Promise<void> {
     const ovs = await this.ovs();
+    let next: number | undefined;
     for (const rec of await allNetworks(ovs)) {
       try {
         const vs = await this.openRecord(ovs, rec);
@@ -253,10 +265,15 @@ export class NetworkDriver {
         const removed = report.ports.map((p) => `${p.portName} (${p.reason})`).concat(report.links);
         for (const slot of await vs.slots()) {
           const eid = slot.info.externalIds[DOCKER_KEYS.endpoint];
-          if (!eid) continue;
+          if (!eid || slot.info.externalIds[DOCKER_KEYS.network] !== rec.networkId) continue;
           const name = stagingLinkName(eid);
           const stranded = (await getLink({ name })) ?? (await withNetns(this.o.staging, (netns) => getLink({ netns, name })).catch(() => undefined));
           if (!stranded) continue;
+          const due = (Number(slot.info.externalIds[DOCKER_KEYS.joinedAt]) || 0) + STRANDED_GRACE_MS;
+          if (due > Date.now()) {
+            next = Math.min(next ?? due, due);
+            continue;
+          }
           await vs.detach(slot.index).catch((e: unknown) => this.o.log(`slot ${slot.index} of ${vs.name}: ${(e as Error).message}`));
           removed.push(`${slot.portName} (join cut short)`);
         }
@@ -265,9 +282,16 @@ export class NetworkDriver {
         this.o.log(`vswitch ${rec.vswitch}: cleanup failed: ${(e as Error).message}`);
       }
     }
+    clearTimeout(this.recheck);
+    if (next !== undefined) {
+      this.o.log(`a container end from before the restart waits for dockerd; checked again in ${Math.ceil((next - Date.now()) / 1000)} s`);
+      this.recheck = setTimeout(() => void this.reconcile().catch((e: unknown) => this.o.log(`cleanup failed: ${(e as Error).message}`)), next - Date.now() + 100);
+      this.recheck.unref();
+    }
   }
 
   close(): void {
+    clearTimeout(this.recheck);
     const c = this.client;
     this.client = undefined;
     c?.then((x) => x.close()).catch(() => undefined);

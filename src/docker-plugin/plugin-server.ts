@@ -11,6 +11,8 @@ import type { CreateNetworkRequest } from './network-options';
 const MEDIA_TYPE = 'application/vnd.docker.plugins.v1+json';
 /** Docker's requests are small; anything bigger is not from dockerd. */
 const MAX_BODY = 1 << 20;
+/** The calls whose body the driver reads (the others answer the same whatever they carry). */
+const READS_BODY = new Set(['CreateNetwork', 'DeleteNetwork', 'CreateEndpoint', 'DeleteEndpoint', 'EndpointOperInfo', 'Join', 'Leave'].map((c) => `/NetworkDriver.${c}`));
 
 // Bodies are checked by the driver (a malformed one becomes an Err naming what is missing).
 type Handler = (req: unknown) => Promise<object>;
@@ -73,22 +75,30 @@ export function createPluginServer(driver: NetworkDriver, log: (line: string) =>
       else chunks.push(c);
     });
     req.on('end', () => {
+      const url = req.url ?? '';
+      let text: string;
       let body: unknown;
       try {
-        const text = Buffer.concat(chunks).toString('utf8').trim();
+        text = Buffer.concat(chunks).toString('utf8').trim();
         body = text ? JSON.parse(text) : {};
       } catch {
-        reply(400, { Err: `ecdock: the body of ${req.url} is not JSON` });
+        reply(400, { Err: `ecdock: the body of ${url} is not JSON` });
         return;
       }
-      handler(body ?? {}).then(
-        (out) => reply(200, out),
-        (e: unknown) => {
-          const err = dockerError(e);
-          log(`${req.url?.slice(1)}: ${err.Err}`);
-          reply(500, err);
-        },
-      );
+      const fail = (e: unknown): void => {
+        const err = dockerError(e);
+        log(`${url.slice(1)}: ${err.Err}`);
+        reply(500, err);
+      };
+      if (!text && READS_BODY.has(url)) {
+        // dockerd resends a call whose connection broke without its body (it was read already).
+        fail(new UsageError('BAD_ARGUMENT', `${url.slice(1)} came without its body, as dockerd resends a call when the plugin went away in the middle of it: start the container (or run the docker command) again`));
+        return;
+      }
+      // A handler may throw before it returns a promise (a malformed body): never out of this callback.
+      Promise.resolve()
+        .then(() => handler(body ?? {}))
+        .then((out) => reply(200, out), fail);
     });
   });
 }

@@ -1,5 +1,5 @@
 // ecdock-docker-plugin's refusals, as dockerd shows them: {"Err": sentence} for a subnet that is
-// no slot plan, an unknown or bad -o option, OVN when this build has none, an overlapping subnet,
+// no slot plan, an unknown or bad -o option, an OVN option without its shared name, an overlapping subnet,
 // OVSDB unreachable; and a plugin killed in the middle of plugging a container leaves nothing
 // once it is started again.
 import { strict as assert } from 'node:assert';
@@ -42,7 +42,8 @@ describe('ecdock-docker-plugin: bad input and faults', function () {
     ['a bad -o ecdock.mtu', (s) => ['--subnet', s.net, '--gateway', s.at(254), '-o', 'ecdock.mtu=12'], /BAD_MTU: -o ecdock\.mtu=12: give an integer from 68 to 65535/],
     ['a bad -o ecdock.usermode', (s) => ['--subnet', s.net, '--gateway', s.at(254), '-o', 'ecdock.usermode=maybe'], /ecdock\.usermode=maybe: give true or false/],
     ['a vswitch name too long for a port name', (s) => ['--subnet', s.net, '--gateway', s.at(254), '-o', 'ecdock.vswitch=averyverylongname'], /BAD_NAME/],
-    ['-o ecdock.ovn.northbound (no OVN realisation in this build)', (s) => ['--subnet', s.net, '--gateway', s.at(254), '-o', 'ecdock.ovn.northbound=tcp:127.0.0.1:6641'], /no OVN realisation yet; create the network without it/],
+    ['-o ecdock.ovn.northbound without the shared -o ecdock.vswitch', (s) => ['--subnet', s.net, '--gateway', s.at(254), '-o', 'ecdock.ovn.northbound=tcp:127.0.0.1:6641'], /needs -o ecdock\.vswitch=NAME: the logical switch every host's network joins/],
+    ['-o ecdock.ovn.northbound that is no OVSDB URL', (s) => ['--subnet', s.net, '--gateway', s.at(254), '-o', 'ecdock.ovn.northbound=localhost', '-o', 'ecdock.vswitch=x1'], /give the Northbound's OVSDB URL, e\.g\. tcp:10\.0\.0\.10:6641/],
     ['IPv6', (s) => ['--subnet', s.net, '--gateway', s.at(254), '--ipv6', '--subnet', 'fd00:ec:1::/64'], /IPv4 slots only: create the network without --ipv6/],
   ];
   for (const [what, args, re] of refusals) {

@@ -67,6 +67,14 @@ describe('ecdock-docker-plugin socket', function () {
     const bad = await post(sock, '/NetworkDriver.CreateNetwork', { NetworkID: 'nope' });
     assert.equal(bad.status, 500);
     assert.match((bad.json as { Err: string }).Err, /did not come from dockerd/);
+    // A body the route refuses before the driver runs, and the body-less resend dockerd makes after a
+    // broken connection: each a 500 with a sentence, and the plugin lives on (it once died of the first).
+    const noIds = await post(sock, '/NetworkDriver.CreateEndpoint', {});
+    assert.deepEqual([noIds.status, (noIds.json as { Err: string }).Err], [500, 'ecdock BAD_ARGUMENT: a request without a network id: it did not come from dockerd']);
+    const resent = await post(sock, '/NetworkDriver.Join', undefined);
+    assert.equal(resent.status, 500);
+    assert.match((resent.json as { Err: string }).Err, /NetworkDriver\.Join came without its body, as dockerd resends a call when the plugin went away in the middle of it: start the container .* again/);
+    assert.equal(p.child.exitCode, null, p.log);
     assert.equal(await p.stop('SIGTERM'), 0);
     await assert.rejects(fs.lstat(sock), /ENOENT/);
   });
