@@ -251,9 +251,10 @@ export class NetworkDriver {
    * Before serving: removes what a killed plugin (or vanished containers) left on the vswitches
    * that serve Docker networks. The library's cleanup takes claims of dead owners and ports whose
    * veth died with a container. A slot whose container end still lies in the staging namespace or
-   * in ours was never taken by dockerd; but dockerd may still take it: after a Join it waits for
-   * the sandbox, and it resends calls to a plugin that went away for up to 30 s. So such a slot
-   * goes only once STRANDED_GRACE_MS have passed since its Join (re-checked then, if not yet).
+   * in ours was never taken by dockerd. One in the staging namespace goes now (the Join died before
+   * naming it); one in ours dockerd may still take: after a Join it waits for the sandbox, and it
+   * resends calls to a plugin that went away for up to 30 s. So that slot goes only once
+   * STRANDED_GRACE_MS have passed since its Join (re-checked then, if not yet).
    */
   async reconcile(): Promise<void> {
     const ovs = await this.ovs();
@@ -267,10 +268,11 @@ export class NetworkDriver {
           const eid = slot.info.externalIds[DOCKER_KEYS.endpoint];
           if (!eid || slot.info.externalIds[DOCKER_KEYS.network] !== rec.networkId) continue;
           const name = stagingLinkName(eid);
-          const stranded = (await getLink({ name })) ?? (await withNetns(this.o.staging, (netns) => getLink({ netns, name })).catch(() => undefined));
-          if (!stranded) continue;
+          const handed = await getLink({ name });
+          if (!handed && !(await withNetns(this.o.staging, (netns) => getLink({ netns, name })).catch(() => undefined))) continue;
+          // Still in the staging namespace: the Join never named it to dockerd. In ours: it may have.
           const due = (Number(slot.info.externalIds[DOCKER_KEYS.joinedAt]) || 0) + STRANDED_GRACE_MS;
-          if (due > Date.now()) {
+          if (handed && due > Date.now()) {
             next = Math.min(next ?? due, due);
             continue;
           }
