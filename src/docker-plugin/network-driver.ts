@@ -29,7 +29,7 @@ import type { Slot } from '../slot';
 import { crashPoint } from '../crash-points';
 import { DOCKER_KEYS } from './keys';
 import { allNetworks, findNetwork, type NetworkRecord } from './network-records';
-import { createOvnNetwork, deleteOvnNetwork } from './ovn-network';
+import { createOvnNetwork, deleteOvnNetwork, explainNorthbound } from './ovn-network';
 import { ensureStaging } from './staging';
 import { networkPlan, type CreateNetworkRequest } from './network-options';
 
@@ -89,8 +89,11 @@ export class NetworkDriver {
 
   /** Opens the vswitch a record names (an OVN one seen from this host). */
   private async openRecord(ovs: OvsdbClient, rec: NetworkRecord): Promise<VSwitch> {
-    if (rec.northbound === undefined) return VSwitch.open(ovs, rec.vswitch);
-    return VSwitch.open(ovs, rec.vswitch, { ovn: { northbound: rec.northbound }, ...(this.o.netns !== undefined ? { netns: this.o.netns } : {}) });
+    const nb = rec.northbound;
+    if (nb === undefined) return VSwitch.open(ovs, rec.vswitch);
+    return VSwitch.open(ovs, rec.vswitch, { ovn: { northbound: nb }, ...(this.o.netns !== undefined ? { netns: this.o.netns } : {}) }).catch((e: unknown) => {
+      throw explainNorthbound(e, nb);
+    });
   }
 
   private async vswitchOf(nid: string): Promise<VSwitch> {

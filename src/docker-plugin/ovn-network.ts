@@ -45,6 +45,12 @@ function hostKeyOps(uuid: string, key: string, nid: string | undefined, created:
   ];
 }
 
+/** An unreachable Northbound, in words that name the option (the library's error is its cause). */
+export function explainNorthbound(e: unknown, url: string): unknown {
+  if (!isEcdockError(e) || (e.code !== 'OVSDB_UNREACHABLE' && e.code !== 'OVSDB_TIMEOUT')) return e;
+  return new VSwitchError(e.code, `ecdock cannot reach the OVN Northbound at ${url}: check -o ecdock.ovn.northbound and that its ovsdb-server listens there, then retry`, { cause: e, detail: { northbound: url } });
+}
+
 export interface OvnNetworkContext {
   ovs: OvsdbClient;
   netns?: string;
@@ -53,6 +59,14 @@ export interface OvnNetworkContext {
 
 /** CreateNetwork for an OVN network: the logical switch made or joined, this host's use written on it. */
 export async function createOvnNetwork(c: OvnNetworkContext, plan: NetworkPlan & { ovnNorthbound: string }): Promise<void> {
+  try {
+    await createOrJoin(c, plan);
+  } catch (e) {
+    throw explainNorthbound(e, plan.ovnNorthbound);
+  }
+}
+
+async function createOrJoin(c: OvnNetworkContext, plan: NetworkPlan & { ovnNorthbound: string }): Promise<void> {
   const nid = plan.networkId;
   const known = await findNetwork(c.ovs, nid);
   if (known) return; // a repeated request

@@ -188,6 +188,29 @@ describe('ecdock-docker-plugin on OVN: one network across two hosts (dockerd on 
     assert.deepEqual(await ovnLeftovers(w!, vsName), []);
   });
 
+  it('an unreachable Northbound or a host that is no OVN chassis: a sentence naming the fix, nothing recorded', async () => {
+    const ask = (socket: string, nb: string) =>
+      pluginCall(socket, 'NetworkDriver.CreateNetwork', {
+        NetworkID: hex(),
+        Options: { 'com.docker.network.generic': { 'ecdock.ovn.northbound': nb, 'ecdock.vswitch': uniqueName('dovu') } },
+        IPv4Data: [{ AddressSpace: 'LocalDefault', Pool: subnet, Gateway: `${at(254)}/24` }],
+      });
+    const before = await hostRecords(0);
+    const down = await ask(a!.socket, `unix:${bDir}/no-northbound.sock`);
+    assert.equal(down.status, 500);
+    assert.match(String(down.body.Err), /^ecdock OVSDB_UNREACHABLE: ecdock cannot reach the OVN Northbound at unix:\S+no-northbound\.sock: check -o ecdock\.ovn\.northbound and that its ovsdb-server listens there/);
+    assert.deepEqual(await hostRecords(0), before);
+    // A plugin whose OVS is no OVN chassis (its own plain sandbox).
+    const plain = await PluginFixture.start('dockerovn');
+    try {
+      const r = await ask(plain.socket, w!.ovn.northbound);
+      assert.equal(r.status, 500);
+      assert.match(String(r.body.Err), /OVN_HOST_NOT_CONFIGURED: .* is not an OVN host: it has no external_ids:system-id/);
+    } finally {
+      await plain.cleanup();
+    }
+  });
+
   it('an OVN switch made outside Docker is joined and kept on network rm; a second network on it on the same host is refused', async () => {
     const name = uniqueName('dovk');
     const vs = await VSwitch.create(w!.clients[0], { name, subnet: `10.${x}.${(y + 1) % 256}.254/24`, ovn: { northbound: w!.ovn.northbound }, netns: w!.ovn.hosts[0].netns });
