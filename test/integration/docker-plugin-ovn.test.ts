@@ -18,6 +18,7 @@ import { ovnLeftovers, startOvnWorld, stopOvnWorld, type OvnWorld } from '../sup
 import { pidNetns, tcpBulk, udpEcho } from '../support/traffic';
 
 const hex = (): string => randomBytes(32).toString('hex');
+const EC = path.join(__dirname, '..', '..', 'src', 'cli', 'main.js');
 
 describe('ecdock-docker-plugin on OVN: one network across two hosts (dockerd on A, the plugin API driven directly on B)', function () {
   this.timeout(180_000);
@@ -129,6 +130,11 @@ describe('ecdock-docker-plugin on OVN: one network across two hosts (dockerd on 
       [1, chA, nidA],
       [129, chB, nidB],
     ]);
+    // ec on host B sees both Docker endpoints, each on its host.
+    const h = w!.ovn.hosts[1];
+    const list = (await sh(process.execPath, [EC, '--db', h.dbUrl, '--netns', h.netns, '--ovn-nb', w!.ovn.northbound, '--vswitch', vsName, 'list'])).stdout;
+    assert.match(list, new RegExp(`docker endpoint ${inspect.EndpointID.slice(0, 12)} \\(network ${nidA.slice(0, 12)}\\)`), list);
+    assert.match(list, new RegExp(`docker endpoint ${eidB.slice(0, 12)} \\(network ${nidB.slice(0, 12)}\\)`), list);
     const pa = pidNetns(await a!.pidOf(c.name));
     assert.equal(await tcpBulk(pa, nsB.path, at(1), 2_000_000, { port: 5311, timeoutS: 30 }), 2_000_000, 'TCP B -> A');
     assert.equal(await tcpBulk(nsB.path, pa, at(129), 2_000_000, { port: 5312, timeoutS: 30 }), 2_000_000, 'TCP A -> B');
