@@ -29,7 +29,7 @@ import type { Slot } from '../slot';
 import { crashPoint } from '../crash-points';
 import { DOCKER_KEYS } from './keys';
 import { allNetworks, findNetwork, type NetworkRecord } from './network-records';
-import { createOvnNetwork, deleteOvnNetwork, explainNorthbound } from './ovn-network';
+import { closeNorthbounds, createOvnNetwork, deleteOvnNetwork, explainNorthbound } from './ovn-network';
 import { ensureStaging } from './staging';
 import { networkPlan, type CreateNetworkRequest } from './network-options';
 
@@ -297,6 +297,7 @@ export class NetworkDriver {
 
   close(): void {
     clearTimeout(this.recheck);
+    closeNorthbounds();
     const c = this.client;
     this.client = undefined;
     c?.then((x) => x.close()).catch(() => undefined);

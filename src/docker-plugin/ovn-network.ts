@@ -8,16 +8,42 @@
 // for the plugin, so a create cut short is simply made again.
 
 import { VSwitchError, isEcdockError } from '../errors';
-import type { OvsdbClient } from '../ovsdb/client';
+import { OvsdbClient } from '../ovsdb/client';
 import type { Mutation, Operation } from '../ovsdb/operations';
-import { NB, connectDb } from '../ovn/nb-db';
-import { readHostFacts } from '../ovn/local-host';
 import { VSwitch } from '../vswitch';
 import { DOCKER_KEYS } from './keys';
 import { findNetwork, hostIds, ovnNetworkKey, recordOvnNetwork, type NetworkRecord } from './network-records';
 import type { NetworkPlan } from './network-options';
 
 const short = (id: string): string => id.slice(0, 12);
+const NB = 'OVN_Northbound';
+
+/** The plugin's own Northbound sessions, one per URL (the library keeps its own for the vswitches). */
+const northbounds = new Map<string, Promise<OvsdbClient>>();
+
+function northbound(url: string): Promise<OvsdbClient> {
+  let p = northbounds.get(url);
+  if (!p) {
+    // A clustered Northbound takes writes only through its leader.
+    p = OvsdbClient.connect(url, { timeoutMs: 10_000, leaderOnly: url.includes(','), reconnect: { minMs: 100, maxMs: 1000 } });
+    northbounds.set(url, p);
+    p.catch(() => northbounds.delete(url));
+  }
+  return p;
+}
+
+/** Closes the plugin's Northbound sessions (on stop). */
+export function closeNorthbounds(): void {
+  for (const p of northbounds.values()) p.then((c) => c.close()).catch(() => undefined);
+  northbounds.clear();
+}
+
+/** This host's chassis name (the OVN realisation has checked that it is one). */
+async function chassisOf(ovs: OvsdbClient): Promise<string> {
+  const name = (await hostIds(ovs)).get('system-id');
+  if (!name) throw new VSwitchError('OVN_HOST_NOT_CONFIGURED', `the Open vSwitch at ${ovs.url} is not an OVN host: it has no external_ids:system-id`);
+  return name;
+}
 
 interface LsRow {
   _uuid: ['uuid', string];
@@ -70,9 +96,9 @@ async function createOrJoin(c: OvnNetworkContext, plan: NetworkPlan & { ovnNorth
   const nid = plan.networkId;
   const known = await findNetwork(c.ovs, nid);
   if (known) return; // a repeated request
-  const facts = await readHostFacts(c.ovs);
-  const nb = await connectDb(plan.ovnNorthbound);
+  const nb = await northbound(plan.ovnNorthbound);
   const before = await switchRow(nb, plan.vswitch);
+  // (It refuses a host that is no OVN chassis, and a different plan, before writing anything.)
   const vs = await VSwitch.create(c.ovs, {
     name: plan.vswitch,
     subnet: plan.subnet,
@@ -82,7 +108,8 @@ async function createOrJoin(c: OvnNetworkContext, plan: NetworkPlan & { ovnNorth
   });
   const ls = await switchRow(nb, vs.name);
   if (!ls) throw new VSwitchError('NO_SUCH_VSWITCH', `vswitch ${vs.name} was deleted from the OVN Northbound while docker network ${short(nid)} was being created: create the network again`);
-  const key = `${DOCKER_KEYS.ovnHost}${facts.chassis}`;
+  const chassis = await chassisOf(c.ovs);
+  const key = `${DOCKER_KEYS.ovnHost}${chassis}`;
   const holder = ls.ids.get(key);
   // Another Docker network of this host on the same switch: refused, unless this host no longer
   // knows it (a create cut short before its record was written).
@@ -93,16 +120,16 @@ async function createOrJoin(c: OvnNetworkContext, plan: NetworkPlan & { ovnNorth
   }
   await nb.transact(NB, hostKeyOps(ls.uuid, key, nid, !before));
   await recordOvnNetwork(c.ovs, nid, { vswitch: vs.name, northbound: plan.ovnNorthbound });
-  c.log(`network ${short(nid)}: ${before ? 'joined' : 'created'} OVN vswitch ${vs.name} ${vs.plan.cidr} (Northbound ${plan.ovnNorthbound}, this host is ${facts.chassis})`);
+  c.log(`network ${short(nid)}: ${before ? 'joined' : 'created'} OVN vswitch ${vs.name} ${vs.plan.cidr} (Northbound ${plan.ovnNorthbound}, this host is ${chassis})`);
 }
 
 /** DeleteNetwork for an OVN network: this host leaves the switch; the last host out destroys it if a plugin made it and it is empty. */
 export async function deleteOvnNetwork(c: OvnNetworkContext, rec: NetworkRecord & { northbound: string }): Promise<void> {
   const nid = rec.networkId;
-  const nb = await connectDb(rec.northbound);
+  const nb = await northbound(rec.northbound);
   let ls = await switchRow(nb, rec.vswitch);
   let verdict = 'the logical switch was already gone';
-  const key = `${DOCKER_KEYS.ovnHost}${(await readHostFacts(c.ovs)).chassis}`;
+  const key = `${DOCKER_KEYS.ovnHost}${await chassisOf(c.ovs)}`;
   if (ls?.ids.get(key) === nid) {
     await nb.transact(NB, hostKeyOps(ls.uuid, key, undefined, false));
     // Read again: of two hosts leaving at once, the second to write sees the other gone.
