@@ -17,18 +17,18 @@ import { attachmentIds, findAttachments, findOwn, CNI_KEYS } from './attachment'
 import { CNI_CODE, CniError, ECDOCK_CODE } from './cni-error';
 import type { NetConf } from './config';
 import type { CniEnv } from './env';
-import { connect, checkSupported, openVswitch } from './network';
+import { callSession, checkSupported, openVswitch } from './network';
 import { prevResultAddresses, slotResult, type CniResult } from './result';
 
 /** A slot MAC: 52:00 and the four bytes of the slot's IPv4 address. */
 const SLOT_MAC_RE = /^52:00:([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/;
 
 async function withOvs<T>(conf: NetConf, fn: (ovs: OvsdbClient) => Promise<T>): Promise<T> {
-  const ovs = await connect(conf);
+  const s = await callSession(conf);
   try {
-    return await fn(ovs);
+    return await fn(s.ovs);
   } finally {
-    ovs.close();
+    s.done();
   }
 }
 

@@ -1,6 +1,7 @@
-// The OVSDB connection and the vswitch of one plugin call. A call is one short process, so the
-// connection does not reconnect and fails fast; the vswitch is opened if it exists (its plan must
-// be the configured one) and created otherwise.
+// The OVSDB connection and the vswitch of one plugin call. A call in its own process gets a
+// connection of its own that does not reconnect and fails fast; in the resident daemon it shares
+// the daemon's session. The vswitch is opened if it exists (its plan must be the configured one)
+// and created otherwise.
 
 import { AddressPlan } from '../addressing';
 import { VSwitchError, isEcdockError } from '../errors';
@@ -16,6 +17,27 @@ export async function connect(conf: NetConf): Promise<OvsdbClient> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { OvsdbClient } = require('../ovsdb/client') as typeof import('../ovsdb/client');
   return OvsdbClient.connect(conf.db, { timeoutMs: CONNECT_TIMEOUT_MS, reconnect: false, ...(conf.tls ? { tls: conf.tls } : {}) });
+}
+
+/** The OVSDB session of one call, and what to do with it afterwards. */
+export interface CallSession {
+  ovs: OvsdbClient;
+  done(): void;
+}
+
+/** Where calls get their session: by default a connection of their own, closed after the call. */
+let sessionSource = async (conf: NetConf): Promise<CallSession> => {
+  const ovs = await connect(conf);
+  return { ovs, done: () => ovs.close() };
+};
+
+/** The resident daemon hands out its long-lived sessions instead (see serve.ts). */
+export function setSessionSource(source: (conf: NetConf) => Promise<CallSession>): void {
+  sessionSource = source;
+}
+
+export function callSession(conf: NetConf): Promise<CallSession> {
+  return sessionSource(conf);
 }
 
 function loadVSwitch(): typeof import('../vswitch').VSwitch {
