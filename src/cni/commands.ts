@@ -77,8 +77,22 @@ export async function add(env: CniEnv, conf: NetConf): Promise<CniResult> {
       ...(conf.mtu !== undefined ? { mtu: conf.mtu } : {}),
       externalIds: attachmentIds(env, conf),
     });
-    return slotResult(conf.cniVersion, attached.info, env.netns);
+    return slotResult(conf.cniVersion, attached.info, env.netns, attached.portType === 'veth' ? await hostEndMac(vs, attached.portName) : undefined);
   });
+}
+
+/** The MAC of a veth slot's host end, in the namespace of the vswitch's ovs-vswitchd; undefined if it cannot be read. */
+async function hostEndMac(vs: VSwitch, portName: string): Promise<string | undefined> {
+  try {
+    const ns = vs.netns !== undefined ? Netns.open({ path: vs.netns }) : undefined;
+    try {
+      return (await getLink({ ...(ns ? { netns: ns } : {}), name: portName }))?.mac?.toLowerCase();
+    } finally {
+      ns?.close();
+    }
+  } catch {
+    return undefined;
+  }
 }
 
 export async function del(env: CniEnv, conf: NetConf): Promise<void> {
@@ -164,10 +178,10 @@ export async function gc(conf: NetConf): Promise<void> {
   checkSupported(conf);
   if (!conf.validAttachments) throw new CniError(CNI_CODE.INVALID_CONFIG, 'GC needs "cni.dev/valid-attachments" in the configuration', 'BAD_ARGUMENT');
   const valid = new Set(conf.validAttachments.map((a) => `${a.containerID}\0${a.ifname}`));
+  const isValid = (ids: { get(k: string): string | undefined }) => valid.has(`${ids.get(CNI_KEYS.containerId)}\0${ids.get(CNI_KEYS.ifname)}`);
   await withOvs(conf, async (ovs) => {
     const mine = await findAttachments(ovs, conf.vswitch, { [CNI_KEYS.network]: conf.name });
-    const stale = mine.filter((a) => !valid.has(`${a.ids.get(CNI_KEYS.containerId)}\0${a.ids.get(CNI_KEYS.ifname)}`));
-    if (!stale.length) return;
+    const stale = mine.filter((a) => !isValid(a.ids));
     const vs = await openVswitch(ovs, conf, false);
     if (!vs) return;
     for (const a of stale) {
@@ -175,6 +189,15 @@ export async function gc(conf: NetConf): Promise<void> {
         if (!isEcdockError(e, 'NO_SUCH_SLOT')) throw e;
       });
     }
+    // Then the library's cleanup: what killed calls left (claims and veths of dead processes) and
+    // what a restarted ovs-vswitchd forgot. It judges only this network's slots that are not valid
+    // attachments: another network's slots, and anything the runtime still lists, are left alone.
+    await vs.cleanup({
+      only: (s) => {
+        const ids = new Map(Object.entries(s.externalIds));
+        return ids.get(CNI_KEYS.network) === conf.name && !isValid(ids);
+      },
+    });
   });
 }
 

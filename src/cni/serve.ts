@@ -27,6 +27,11 @@ const CONNECT_TIMEOUT_MS = 20_000;
 /** How long a stopping daemon lets the calls in flight finish. */
 const DRAIN_MS = 30_000;
 
+/** One line per call on stderr: what a service manager's log keeps. */
+function log(line: string): void {
+  process.stderr.write(`ecdock-cni serve: ${line}\n`);
+}
+
 function nsInode(kind: 'mnt' | 'pid'): string {
   return String(statSync(`/proc/self/ns/${kind}`).ino);
 }
@@ -110,8 +115,14 @@ export async function startDaemon(o: { socket?: string } = {}): Promise<CniDaemo
       return encodeResponse(1, JSON.stringify(errorObject(new CniError(CNI_CODE.DECODE_FAILED, `ecdock-cni daemon: ${(e as Error).message}`, 'BAD_ARGUMENT'), LATEST_VERSION)) + '\n');
     }
     // CNI_NETNS is a path: it names the same namespace here only within the same mount and PID namespaces.
-    if (call.env.ECDOCK_CNI_MNTNS !== own.mnt || call.env.ECDOCK_CNI_PIDNS !== own.pid) return encodeResponse(FALLBACK, '');
+    const what = `${call.env.CNI_COMMAND ?? '?'} ${call.env.CNI_CONTAINERID || '-'} ${call.env.CNI_IFNAME || '-'}`;
+    if (call.env.ECDOCK_CNI_MNTNS !== own.mnt || call.env.ECDOCK_CNI_PIDNS !== own.pid) {
+      log(`${what}: handed back (the caller is in another mount or PID namespace)`);
+      return encodeResponse(FALLBACK, '');
+    }
+    const t = Date.now();
     const r = await runCall(call.env, call.stdin);
+    log(`${what}: exit ${r.code} in ${Date.now() - t} ms`);
     return encodeResponse(r.code, r.stdout);
   }
 
