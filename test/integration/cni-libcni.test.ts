@@ -53,6 +53,8 @@ for (const daemon of [false, true]) {
       assert.deepEqual(res.routes, [{ dst: '0.0.0.0/0', gw: '10.61.0.254' }]);
       assert.deepEqual(res.interfaces[1], { name: 'eth0', mac: '52:00:0a:3d:00:01', sandbox: ns.path });
       assert.equal(res.interfaces[0].name, `${vswitch}-s01`);
+      const hostEnd = JSON.parse((await sh('ip', ['-n', f.sbns, '-j', 'link', 'show', `${vswitch}-s01`])).stdout) as { address: string }[];
+      assert.equal(res.interfaces[0].mac, hostEnd[0].address, "the host end's MAC");
       const link = await eth0(ns);
       assert.equal(link.address, '52:00:0a:3d:00:01');
       assert.ok(link.addr_info?.some((a) => a.local === '10.61.0.1' && a.prefixlen === 24));
@@ -194,6 +196,30 @@ for (const daemon of [false, true]) {
       assert.equal(down.out?.code, 50);
       assert.equal((await del(keep.path, 'ctr-keep')).code, 0);
       assert.equal((await del(drop.path, 'ctr-drop')).code, 0);
+      assert.deepEqual(await f.leftovers(vswitch), { ports: [], links: [] });
+    });
+
+    it("GC also removes what killed calls left, but not another network's slots nor valid attachments, even ghost ones", async () => {
+      const other = uniqueName('net');
+      const otherList = writeConflist(f.dirs, other, [conf()]);
+      const nsOther = await f.netns();
+      const nsValid = await f.netns();
+      const nsCrash = await f.netns();
+      assert.equal((await runClient(client, f.dirs, ['add', otherList, nsOther.path, 'ctr-other', 'eth0'])).code, 0);
+      assert.equal((await add(nsValid, 'ctr-valid')).code, 0);
+      // Both namespaces go: their slots become ghosts (the veths went with them).
+      await nsOther.del();
+      await nsValid.del();
+      const stdin = JSON.stringify({ cniVersion: '1.0.0', name: net, ...conf() });
+      const killed = await callPlugin({ ...pluginEnv('ADD', nsCrash.path, 'ctr-gc-crash'), ECDOCK_CRASH_AT: 'attach:veth-created' }, stdin, 60_000, CRASH_PRELOAD);
+      assert.equal(killed.code, -1, killed.stdout);
+      assert.deepEqual(await f.leftovers(vswitch), { ports: [`${vswitch}-s01`, `${vswitch}-s02`], links: [`${vswitch}-s03`] }, 'before GC');
+      const gcConf = { cniVersion: '1.1.0', name: net, ...conf(), 'cni.dev/valid-attachments': [{ containerID: 'ctr-valid', ifname: 'eth0' }] };
+      const gc = await callPlugin({ CNI_COMMAND: 'GC', CNI_PATH: f.dirs.path, ...f.dirs.env }, JSON.stringify(gcConf));
+      assert.equal(gc.code, 0, gc.stdout);
+      assert.deepEqual(await f.leftovers(vswitch), { ports: [`${vswitch}-s01`, `${vswitch}-s02`], links: [] }, 'after GC');
+      assert.equal((await runClient(client, f.dirs, ['del', otherList, nsOther.path, 'ctr-other', 'eth0'])).code, 0);
+      assert.equal((await del(nsValid.path, 'ctr-valid')).code, 0);
       assert.deepEqual(await f.leftovers(vswitch), { ports: [], links: [] });
     });
 
