@@ -71,8 +71,32 @@ function checkPlan(vs: VSwitch, conf: NetConf): void {
   }
 }
 
-/** Opens the vswitch or creates it; `create: false` only opens (undefined when it does not exist). */
-export async function openVswitch(ovs: OvsdbClient, conf: NetConf, create = true): Promise<VSwitch | undefined> {
+/** Per session and vswitch, the open-or-create in progress: calls served by one process take turns. */
+const turns = new WeakMap<OvsdbClient, Map<string, Promise<unknown>>>();
+
+/**
+ * Opens the vswitch or creates it; `create: false` only opens (undefined when it does not exist).
+ * Calls sharing a session (the daemon's) do this one after another for the same vswitch: the first
+ * creates it, the next find it in the session's replica instead of racing to create it too.
+ */
+export function openVswitch(ovs: OvsdbClient, conf: NetConf, create = true): Promise<VSwitch | undefined> {
+  let byName = turns.get(ovs);
+  if (!byName) turns.set(ovs, (byName = new Map<string, Promise<unknown>>()));
+  const m = byName;
+  const prev = m.get(conf.vswitch) ?? Promise.resolve();
+  const mine = prev.then(
+    () => openOrCreate(ovs, conf, create),
+    () => openOrCreate(ovs, conf, create),
+  );
+  const tail = mine.catch(() => undefined);
+  m.set(conf.vswitch, tail);
+  void tail.then(() => {
+    if (m.get(conf.vswitch) === tail) m.delete(conf.vswitch);
+  });
+  return mine;
+}
+
+async function openOrCreate(ovs: OvsdbClient, conf: NetConf, create: boolean): Promise<VSwitch | undefined> {
   const VSwitch = loadVSwitch();
   try {
     const vs = await VSwitch.open(ovs, conf.vswitch, openOptions(conf));
