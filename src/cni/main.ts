@@ -21,10 +21,10 @@ function readStdin(): string {
   }
 }
 
-/** The forwarder: shipped with the prebuilt addon, or built next to it by node-gyp. */
+/** The forwarder: built next to the addon by node-gyp, or shipped with the prebuilt addon. */
 function forwarderPath(): string | undefined {
   const root = path.resolve(__dirname, '../../..');
-  return [path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'ecdock-cni-forward'), path.join(root, 'build', 'Release', 'ecdock-cni-forward')].find((p) =>
+  return [path.join(root, 'build', 'Release', 'ecdock-cni-forward'), path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'ecdock-cni-forward')].find((p) =>
     existsSync(p),
   );
 }

@@ -16,8 +16,11 @@ export const CRASH_PRELOAD = resolve(__dirname, 'cni-crash.js');
 
 /** The compiled plugin (dist/src/cni/main.js), from dist/test/support. */
 export const PLUGIN_JS = resolve(__dirname, '../../src/cni/main.js');
-/** The C forwarder node-gyp builds next to the addon (native/cni-forward.c). */
-export const FORWARDER = resolve(__dirname, '../../../build/Release/ecdock-cni-forward');
+/** The C forwarder (native/cni-forward.c) node-gyp builds next to the addon, or the prebuilt one. */
+export const FORWARDER = [
+  resolve(__dirname, '../../../build/Release/ecdock-cni-forward'),
+  resolve(__dirname, `../../../prebuilds/${process.platform}-${process.arch}/ecdock-cni-forward`),
+].find((p) => existsSync(p)) ?? resolve(__dirname, '../../../build/Release/ecdock-cni-forward');
 const CLIENT_SRC = resolve(__dirname, '../../../test/support/cni-client/main.go');
 export const REFERENCE_PLUGINS = '/usr/lib/cni';
 
