@@ -5,6 +5,14 @@ import type { SlotInfo } from '../slot';
 import type { Row } from './output';
 
 export const SLOT_COLUMNS = ['SLOT', 'IP', 'MAC', 'PORT', 'TYPE', 'TARGET', 'STATE'] as const;
+/** An OVN vswitch's slots are on several hosts: HOST says which (the chassis the slot is bound on). */
+export const OVN_SLOT_COLUMNS = ['SLOT', 'IP', 'MAC', 'PORT', 'TYPE', 'HOST', 'TARGET', 'STATE'] as const;
+
+/** The HOST cell: the slot's chassis, marked "(here)" when it is `here` (this host's). */
+export function hostText(info: SlotInfo, here?: string): string {
+  if (info.host === undefined) return '-';
+  return info.host === here ? `${info.host} (here)` : info.host;
+}
 
 /** The TARGET cell: a container's name, a pid, or a namespace path. */
 export function targetText(info: SlotInfo): string {
@@ -23,9 +31,10 @@ export function targetText(info: SlotInfo): string {
   }
 }
 
-export function slotRow(info: SlotInfo): Row {
+export function slotRow(info: SlotInfo, here?: string): Row {
   return {
     VSWITCH: info.vswitch,
+    HOST: hostText(info, here),
     SLOT: info.index,
     IP: info.ipv6 ? `${info.ipv4} ${info.ipv6}` : info.ipv4,
     MAC: info.nic2 ? `${info.mac} ${info.nic2.mac}` : info.mac,

@@ -167,6 +167,13 @@ export async function check(env: CniEnv, conf: NetConf): Promise<void> {
       if (!routes.some((r) => r.dst === 'default' && r.gateway === slot.gateway && r.oif === link.index)) {
         throw broken(`the default route via ${slot.gateway} on ${env.ifname} is missing`, { routes: routes.map((r) => `${r.dst} via ${r.gateway ?? '-'}`) });
       }
+      const gw6 = slot.info.gateway6;
+      if (gw6 !== undefined) {
+        const routes6 = await listRoutes({ netns: ns, family: 6 });
+        if (!routes6.some((r) => r.dst === 'default' && r.gateway === gw6 && r.oif === link.index)) {
+          throw broken(`the IPv6 default route via ${gw6} on ${env.ifname} is missing`, { routes: routes6.map((r) => `${r.dst} via ${r.gateway ?? '-'}`) });
+        }
+      }
     } finally {
       ns.close();
     }
@@ -180,7 +187,7 @@ export async function gc(conf: NetConf): Promise<void> {
   const valid = new Set(conf.validAttachments.map((a) => `${a.containerID}\0${a.ifname}`));
   const isValid = (ids: { get(k: string): string | undefined }) => valid.has(`${ids.get(CNI_KEYS.containerId)}\0${ids.get(CNI_KEYS.ifname)}`);
   await withOvs(conf, async (ovs) => {
-    const mine = await findAttachments(ovs, conf.vswitch, { [CNI_KEYS.network]: conf.name });
+    const mine = await findAttachments(ovs, conf, { [CNI_KEYS.network]: conf.name });
     const stale = mine.filter((a) => !isValid(a.ids));
     const vs = await openVswitch(ovs, conf, false);
     if (!vs) return;
@@ -190,14 +197,11 @@ export async function gc(conf: NetConf): Promise<void> {
       });
     }
     // Then the library's cleanup: what killed calls left (claims and veths of dead processes) and
-    // what a restarted ovs-vswitchd forgot. It judges only this network's slots that are not valid
-    // attachments: another network's slots, and anything the runtime still lists, are left alone.
-    await vs.cleanup({
-      only: (s) => {
-        const ids = new Map(Object.entries(s.externalIds));
-        return ids.get(CNI_KEYS.network) === conf.name && !isValid(ids);
-      },
-    });
+    // what a restarted ovs-vswitchd forgot. It judges only the slots found above as this network's
+    // and not valid (on OVN: this host's): another network's slots, another host's, and anything
+    // the runtime still lists are left alone.
+    const staleSlots = new Set(stale.map((a) => a.slot));
+    await vs.cleanup({ only: (s) => staleSlots.has(s.index) });
   });
 }
 

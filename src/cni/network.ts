@@ -128,6 +128,7 @@ async function openOrCreate(ovs: OvsdbClient, conf: NetConf, create: boolean): P
   }
 }
 
-function openOptions(conf: NetConf): { ovn?: { northbound: string } } {
-  return conf.ovn ? { ovn: conf.ovn } : {};
+/** An OVN vswitch is seen from this host: where this host's ovs-vswitchd runs is not recorded with it, so it is passed on every open. */
+function openOptions(conf: NetConf): { ovn?: { northbound: string }; netns?: string } {
+  return conf.ovn ? { ovn: conf.ovn, ...(conf.switchNetns ? { netns: conf.switchNetns } : {}) } : {};
 }

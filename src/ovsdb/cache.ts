@@ -189,47 +189,44 @@ export class Replica {
 
   /** Applies a <table-updates2> (update2/update3 params, or a found=true monitor_cond_since reply). */
   applyUpdate2(updates: unknown): RowChange[] {
-    if (!isObj(updates)) throw inconsistent('table-updates is not an object', updates);
-    const changes: RowChange[] = [];
-    for (const tname in updates) {
-      const tc = this.tables.get(tname);
-      const rows = updates[tname];
-      if (!tc) continue;
-      if (!isObj(rows)) throw inconsistent(`updates for ${tname} are not an object`, rows);
-      for (const uuid in rows) {
-        const u = rows[uuid];
-        if (!isObj(u)) throw inconsistent(`update for ${tname} ${uuid} is not an object`, u);
-        let body: unknown;
-        if ((body = u.modify) !== undefined) {
-          const old = tc.rows.get(uuid);
-          if (!old) throw inconsistent(`modify of ${tname} row ${uuid}, which is not in the cache`, u);
-          if (!isObj(body)) throw inconsistent('modify body is not an object', u);
-          const row: Row = { ...old };
-          for (const col in body) {
-            const type = tc.table.columns.get(col);
-            row[col] = type ? applyColumnDiff(type, old[col], body[col]) : body[col];
-          }
-          tc.set(uuid, row);
-          changes.push({ table: tname, uuid, old, new: row });
-        } else if ((body = u.initial ?? u.insert) !== undefined) {
-          if (!isObj(body)) throw inconsistent('insert body is not an object', u);
-          const row = tc.withDefaults(decodeRow(tc.table, body, uuid));
-          const old = tc.rows.get(uuid);
-          tc.set(uuid, row);
-          changes.push(old ? { table: tname, uuid, old, new: row } : { table: tname, uuid, new: row });
-        } else if ('delete' in u) {
-          const old = tc.delete(uuid);
-          if (old) changes.push({ table: tname, uuid, old });
-        } else {
-          throw inconsistent(`update for ${tname} ${uuid} has no initial/insert/modify/delete`, u);
+    return this.eachRowUpdate(updates, (tc, tname, uuid, u, changes) => {
+      let body: unknown;
+      if ((body = u.modify) !== undefined) {
+        const old = tc.rows.get(uuid);
+        if (!old) throw inconsistent(`modify of ${tname} row ${uuid}, which is not in the cache`, u);
+        if (!isObj(body)) throw inconsistent('modify body is not an object', u);
+        const row: Row = { ...old };
+        for (const col in body) {
+          const type = tc.table.columns.get(col);
+          row[col] = type ? applyColumnDiff(type, old[col], body[col]) : body[col];
         }
+        tc.set(uuid, row);
+        changes.push({ table: tname, uuid, old, new: row });
+      } else if ((body = u.initial ?? u.insert) !== undefined) {
+        if (!isObj(body)) throw inconsistent('insert body is not an object', u);
+        putRow(tc, tname, uuid, body, changes);
+      } else if ('delete' in u) {
+        removeRow(tc, tname, uuid, changes);
+      } else {
+        throw inconsistent(`update for ${tname} ${uuid} has no initial/insert/modify/delete`, u);
       }
-    }
-    return changes;
+    });
   }
 
   /** Applies a v1 <table-updates> (`update` params or a `monitor` reply). */
   applyUpdate1(updates: unknown): RowChange[] {
+    return this.eachRowUpdate(updates, (tc, tname, uuid, u, changes) => {
+      // v1 `new` carries every monitored column, so it replaces the row.
+      if (isObj(u.new)) putRow(tc, tname, uuid, u.new, changes);
+      else removeRow(tc, tname, uuid, changes);
+    });
+  }
+
+  /** The walk both update formats share: <table-updates> → table → row uuid → one row's update object. */
+  private eachRowUpdate(
+    updates: unknown,
+    apply: (tc: TableCache, tname: string, uuid: string, u: Record<string, unknown>, changes: RowChange[]) => void,
+  ): RowChange[] {
     if (!isObj(updates)) throw inconsistent('table-updates is not an object', updates);
     const changes: RowChange[] = [];
     for (const tname in updates) {
@@ -240,16 +237,7 @@ export class Replica {
       for (const uuid in rows) {
         const u = rows[uuid];
         if (!isObj(u)) throw inconsistent(`update for ${tname} ${uuid} is not an object`, u);
-        if (isObj(u.new)) {
-          // v1 `new` carries every monitored column, so it replaces the row.
-          const row = tc.withDefaults(decodeRow(tc.table, u.new, uuid));
-          const old = tc.rows.get(uuid);
-          tc.set(uuid, row);
-          changes.push(old ? { table: tname, uuid, old, new: row } : { table: tname, uuid, new: row });
-        } else {
-          const old = tc.delete(uuid);
-          if (old) changes.push({ table: tname, uuid, old });
-        }
+        apply(tc, tname, uuid, u, changes);
       }
     }
     return changes;
@@ -284,4 +272,17 @@ export class Replica {
   clear(): void {
     for (const tc of this.tables.values()) tc.clear();
   }
+}
+
+/** A whole row arrives (insert, initial, or v1 `new`): it replaces what the cache held. */
+function putRow(tc: TableCache, table: string, uuid: string, body: Record<string, unknown>, changes: RowChange[]): void {
+  const row = tc.withDefaults(decodeRow(tc.table, body, uuid));
+  const old = tc.rows.get(uuid);
+  tc.set(uuid, row);
+  changes.push(old ? { table, uuid, old, new: row } : { table, uuid, new: row });
+}
+
+function removeRow(tc: TableCache, table: string, uuid: string, changes: RowChange[]): void {
+  const old = tc.delete(uuid);
+  if (old) changes.push({ table, uuid, old });
 }

@@ -172,15 +172,19 @@ export function runAttachSession(s: AttachSession, o: AttachOptions): Promise<At
     };
     const onSocketEnd = () => finish();
     const onSocketError = (e: unknown) => finish(e);
+    // Every listener this attach adds, so that restore() removes exactly these.
+    const wiring: [NodeJS.EventEmitter, string, Parameters<NodeJS.EventEmitter['on']>[1]][] = [
+      [s.socket, 'data', onOut],
+      [s.socket, 'end', onSocketEnd],
+      [s.socket, 'close', onSocketEnd],
+      [s.socket, 'error', onSocketError],
+      [stdin, 'data', onIn],
+      [stdin, 'end', onInEnd],
+      [o.stdout as unknown as NodeJS.EventEmitter, 'resize', resize],
+    ];
 
     const restore = () => {
-      s.socket.removeListener('data', onOut);
-      s.socket.removeListener('end', onSocketEnd);
-      s.socket.removeListener('close', onSocketEnd);
-      s.socket.removeListener('error', onSocketError);
-      stdin.removeListener('data', onIn);
-      stdin.removeListener('end', onInEnd);
-      (o.stdout as unknown as NodeJS.EventEmitter).removeListener('resize', resize);
+      for (const [emitter, event, listener] of wiring) emitter.removeListener(event, listener);
       if (useRaw) {
         try {
           tin.setRawMode!(wasRaw);
@@ -209,13 +213,7 @@ export function runAttachSession(s: AttachSession, o: AttachOptions): Promise<At
 
     try {
       if (useRaw) tin.setRawMode!(true);
-      s.socket.on('data', onOut);
-      s.socket.on('end', onSocketEnd);
-      s.socket.on('close', onSocketEnd);
-      s.socket.on('error', onSocketError);
-      stdin.on('data', onIn);
-      stdin.on('end', onInEnd);
-      (o.stdout as unknown as NodeJS.EventEmitter).on('resize', resize);
+      for (const [emitter, event, listener] of wiring) emitter.on(event, listener);
       stdin.resume();
       resize();
     } catch (e) {

@@ -6,7 +6,7 @@ import { ERROR_CODES, EcdockError, UsageError } from '../../src/errors';
 import { EXIT, exitCodeFor } from '../../src/cli/exit-codes';
 import { Output, formatTable } from '../../src/cli/output';
 import { exportLines } from '../../src/cli/commands/sandbox';
-import { slotLine, slotRow, targetText } from '../../src/cli/slot-view';
+import { hostText, slotLine, slotRow, targetText } from '../../src/cli/slot-view';
 import type { SlotInfo } from '../../src/slot';
 
 class Sink extends Writable {
@@ -106,6 +106,7 @@ describe('ec output', () => {
     const row = slotRow({ ...slot, nic2: { portName: 'ovs0-o01', ifname: 'eth1', mac: '52:80:0a:00:00:01' } });
     assert.deepEqual(row, {
       VSWITCH: 'ovs0',
+      HOST: '-',
       SLOT: 1,
       IP: '10.0.0.1',
       MAC: '52:00:0a:00:00:01 52:80:0a:00:00:01',
@@ -114,6 +115,8 @@ describe('ec output', () => {
       TARGET: 'ovs0-s01',
       STATE: 'up',
     });
+    assert.equal(hostText({ ...slot, host: 'hv2' }, 'hv1'), 'hv2');
+    assert.equal(slotRow({ ...slot, host: 'hv1' }, 'hv1').HOST, 'hv1 (here)');
     assert.equal(slotLine(slot), 'slot 1 of ovs0: eth0 10.0.0.1/24 52:00:0a:00:00:01 port ovs0-s01 (veth), gateway 10.0.0.254 -> ovs0-s01, up');
   });
 });

@@ -98,7 +98,7 @@ export function demoCommand(): Command {
         const slots: SlotInfo[] = [];
         for (const [i, n] of SLOTS.entries()) slots.push((await vs.attach({ slot: n, target: { netns: `/var/run/netns/${namespaces[i]}` } })).info);
         check();
-        if (!ctx.out.json && !ctx.out.quiet) ctx.out.stdout.write(formatTable(SLOT_COLUMNS, slots.map(slotRow)) + '\n');
+        if (!ctx.out.json && !ctx.out.quiet) ctx.out.stdout.write(formatTable(SLOT_COLUMNS, slots.map((s) => slotRow(s))) + '\n');
         ctx.out.note('4. ping matrix: every slot pings every other slot and the gateway, and sends 256 KiB over TCP to every other slot...');
         const jobs: Promise<PingResult>[] = [];
         for (const [i, from] of SLOTS.entries()) {

@@ -6,18 +6,25 @@ import { VSwitch } from '../../vswitch';
 import { action } from '../action';
 import { addGlobalOptions } from '../context';
 import { formatTable, type Row } from '../output';
-import { SLOT_COLUMNS, slotRow } from '../slot-view';
+import { OVN_SLOT_COLUMNS, SLOT_COLUMNS, slotRow } from '../slot-view';
+
+/** This host's chassis name, as an OVN vswitch reports it. */
+function chassisOf(vs: VSwitch | undefined): string | undefined {
+  const ovn = vs?.toJSON().ovn as { chassis?: unknown } | undefined;
+  return typeof ovn?.chassis === 'string' ? ovn.chassis : undefined;
+}
 
 export function listCommand(): Command {
   const cmd = new Command('list')
     .alias('ls')
-    .summary('list slots: IP, MAC, port, type, target, state')
+    .summary('list slots: IP, MAC, port, type, (OVN: host,) target, state')
     .description(
       'List the slots of the vswitch with their IP, MAC, OVS port, port type, target (container name,\n' +
         'pid or namespace path) and state, with the reason when it is not up: up (ovs-vswitchd runs and\n' +
         'has the port, the interface is in the target with carrier), down (ovs-vswitchd not running,\n' +
         'container stopped or restarted, link down, no carrier after an ovs-vswitchd restart: "ec cleanup"\n' +
-        're-plugs it), ghost (target gone: "ec cleanup" removes it), attaching, or error.',
+        're-plugs it), ghost (target gone: "ec cleanup" removes it), attaching, or error. An OVN vswitch\n' +
+        '(--ovn-nb) has a HOST column: the chassis each slot is bound on, this host\'s marked "(here)".',
     )
     .option('-a, --all', 'slots of every vswitch on this OVS');
   addGlobalOptions(cmd);
@@ -26,8 +33,11 @@ export function listCommand(): Command {
       const switches = opts.all ? await VSwitch.list(await ctx.ovs(), { runtime: ctx.docker(), ...(await ctx.ovnOptions()) }) : [await ctx.vswitch()];
       const infos: SlotInfo[] = [];
       for (const vs of switches) for (const s of await vs.slots()) infos.push(s.info);
-      const columns = opts.all ? ['VSWITCH', ...SLOT_COLUMNS] : [...SLOT_COLUMNS];
-      ctx.out.result(() => formatTable(columns, infos.map(slotRow)), infos, { always: true });
+      // An OVN vswitch spans hosts: HOST names each slot's chassis (this host's marked "(here)").
+      const here = ctx.ovnNb !== undefined ? chassisOf(switches[0]) : undefined;
+      const base = ctx.ovnNb !== undefined ? OVN_SLOT_COLUMNS : SLOT_COLUMNS;
+      const columns = opts.all ? ['VSWITCH', ...base] : [...base];
+      ctx.out.result(() => formatTable(columns, infos.map((i) => slotRow(i, here))), infos, { always: true });
     }),
   );
 }
