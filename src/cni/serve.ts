@@ -138,8 +138,9 @@ export async function startDaemon(o: { socket?: string } = {}): Promise<CniDaemo
     socket,
     stop() {
       stopping ??= (async () => {
+        // New forwarders find no socket and run their calls themselves from here on.
         await handle.remove();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        server.close();
         await Promise.race([Promise.allSettled([...inFlight]), new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
         await pool.closeAll();
       })();
