@@ -78,9 +78,13 @@ export async function startDaemon(o: { socket?: string } = {}): Promise<CniDaemo
   const pool = sessionPool();
   setSessionSource(async (conf) => ({ ovs: await pool.get(conf), done: () => undefined }));
 
+  // Every open connection is a call in flight (still arriving, being run, or being answered).
   const inFlight = new Set<Promise<void>>();
   // Half-open: the forwarder shuts down its side after the request and reads the answer.
   const server = net.createServer({ allowHalfOpen: true }, (conn) => {
+    const closed = new Promise<void>((resolve) => conn.once('close', () => resolve()));
+    inFlight.add(closed);
+    void closed.then(() => inFlight.delete(closed));
     const chunks: Buffer[] = [];
     let size = 0;
     conn.on('error', () => conn.destroy());
@@ -94,7 +98,7 @@ export async function startDaemon(o: { socket?: string } = {}): Promise<CniDaemo
       chunks.push(d);
     });
     conn.on('end', () => {
-      const p = serveOne(Buffer.concat(chunks)).then(
+      serveOne(Buffer.concat(chunks)).then(
         (resp) => {
           if (!conn.destroyed) conn.end(resp);
         },
@@ -102,8 +106,6 @@ export async function startDaemon(o: { socket?: string } = {}): Promise<CniDaemo
           conn.destroy();
         },
       );
-      inFlight.add(p);
-      void p.finally(() => inFlight.delete(p));
     });
   });
 

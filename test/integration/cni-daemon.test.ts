@@ -4,9 +4,10 @@
 // nothing a DEL does not remove, and the next calls work (run by the forwarder itself); a caller
 // in another mount namespace is handed back; ADD then DEL through the daemon leaves nothing.
 import { strict as assert } from 'node:assert';
-import { chownSync, statSync } from 'node:fs';
+import { chownSync, existsSync, statSync } from 'node:fs';
 import * as net from 'node:net';
 import { requireRoot, sh, uniqueName, type TestNetns } from '../support/env';
+import { decodeResponse, encodeRequest } from '../../src/cni/wire';
 import { CRASH_PRELOAD, FORWARDER, callPlugin, startCniDaemon, startCniFixture, testSocket, type CniFixture } from '../support/cni';
 
 interface AddResult {
@@ -121,6 +122,35 @@ describe('CNI plugin: the resident daemon and the forwarder', function () {
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.ok((JSON.parse(r.stdout) as { supportedVersions: string[] }).supportedVersions.includes('1.0.0'), r.stdout);
     assert.match(f.daemon!.log().slice(before.length), /VERSION .*handed back/);
+  });
+
+  it('on SIGTERM it removes its socket at once, finishes the call in flight, then exits 0', async () => {
+    const d = await startCniDaemon();
+    try {
+      const conn = net.connect(d.socket);
+      await new Promise<void>((res, rej) => conn.once('connect', res).once('error', rej));
+      const chunks: Buffer[] = [];
+      conn.on('data', (b: Buffer) => chunks.push(b));
+      const closed = new Promise<void>((res) => conn.once('close', () => res()));
+      const ns = (k: string) => String(statSync(`/proc/self/ns/${k}`).ino);
+      const req = encodeRequest({ env: { ECDOCK_CNI_MNTNS: ns('mnt'), ECDOCK_CNI_PIDNS: ns('pid'), CNI_COMMAND: 'VERSION' }, stdin: '{"cniVersion":"1.0.0"}' });
+      // Half the request now, the rest after the signal: the call is in flight when it arrives.
+      conn.write(req.subarray(0, 10));
+      const exited = new Promise<number | null>((res) => d.child.once('exit', (code) => res(code)));
+      d.child.kill('SIGTERM');
+      const t = Date.now();
+      while (existsSync(d.socket) && Date.now() - t < 10_000) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(existsSync(d.socket), false, 'the socket is gone: new calls are run by their forwarders');
+      assert.equal(d.child.exitCode, null, 'still running while a call is in flight');
+      conn.end(req.subarray(10));
+      await closed;
+      const resp = decodeResponse(Buffer.concat(chunks));
+      assert.equal(resp?.status, 0, JSON.stringify(resp));
+      assert.ok((JSON.parse(resp.stdout) as { supportedVersions: string[] }).supportedVersions.includes('1.0.0'));
+      assert.equal(await exited, 0);
+    } finally {
+      await d.stop();
+    }
   });
 
   it('a daemon killed in the middle of an ADD: the ADD fails with code 11, DEL (run by the forwarder) leaves nothing, and the next ADD works', async () => {
