@@ -12,5 +12,17 @@
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"]
     }
+  ],
+  "conditions": [
+    ["OS=='linux'", {
+      "targets": [
+        {
+          "target_name": "ecdock-cni-forward",
+          "type": "executable",
+          "sources": ["native/cni-forward.c"],
+          "cflags": ["-O2", "-Wall", "-Wextra"]
+        }
+      ]
+    }]
   ]
 }

@@ -126,6 +126,8 @@ export type SlotEvent =
 export interface CleanupOptions {
   /** Also free slots whose container exists but is stopped. Default false. */
   stoppedContainers?: boolean;
+  /** Judge only the slots this accepts: the others are neither removed nor plugged back in. Default all. */
+  only?: (slot: Pick<SlotInfo, 'index' | 'externalIds'>) => boolean;
 }
 
 export type CleanupReason = 'target-gone' | 'link-gone' | 'stale-claim' | 'container-stopped' | 'port-error' | 'chassis-gone';

@@ -294,6 +294,7 @@ export class VSwitch {
       await Promise.all(
         reports.map(async (r) => {
           if (r.facts.attaching) return; // the realisation knows whether the claim's owner died
+          if (o.only && !o.only(r.info)) return;
           const { info, liveness, facts } = await look(r, this.runtime);
           const slot = r.info.index;
           if (info.state === 'ghost') remove.push({ slot, id: r.id, reason: r.facts.remote ? 'chassis-gone' : liveness === 'gone' ? 'target-gone' : 'link-gone' });

@@ -17,18 +17,18 @@ import { attachmentIds, findAttachments, findOwn, CNI_KEYS } from './attachment'
 import { CNI_CODE, CniError, ECDOCK_CODE } from './cni-error';
 import type { NetConf } from './config';
 import type { CniEnv } from './env';
-import { connect, checkSupported, openVswitch } from './network';
+import { callSession, checkSupported, openVswitch } from './network';
 import { prevResultAddresses, slotResult, type CniResult } from './result';
 
 /** A slot MAC: 52:00 and the four bytes of the slot's IPv4 address. */
 const SLOT_MAC_RE = /^52:00:([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/;
 
 async function withOvs<T>(conf: NetConf, fn: (ovs: OvsdbClient) => Promise<T>): Promise<T> {
-  const ovs = await connect(conf);
+  const s = await callSession(conf);
   try {
-    return await fn(ovs);
+    return await fn(s.ovs);
   } finally {
-    ovs.close();
+    s.done();
   }
 }
 
@@ -77,8 +77,22 @@ export async function add(env: CniEnv, conf: NetConf): Promise<CniResult> {
       ...(conf.mtu !== undefined ? { mtu: conf.mtu } : {}),
       externalIds: attachmentIds(env, conf),
     });
-    return slotResult(conf.cniVersion, attached.info, env.netns);
+    return slotResult(conf.cniVersion, attached.info, env.netns, attached.portType === 'veth' ? await hostEndMac(vs, attached.portName) : undefined);
   });
+}
+
+/** The MAC of a veth slot's host end, in the namespace of the vswitch's ovs-vswitchd; undefined if it cannot be read. */
+async function hostEndMac(vs: VSwitch, portName: string): Promise<string | undefined> {
+  try {
+    const ns = vs.netns !== undefined ? Netns.open({ path: vs.netns }) : undefined;
+    try {
+      return (await getLink({ ...(ns ? { netns: ns } : {}), name: portName }))?.mac?.toLowerCase();
+    } finally {
+      ns?.close();
+    }
+  } catch {
+    return undefined;
+  }
 }
 
 export async function del(env: CniEnv, conf: NetConf): Promise<void> {
@@ -171,10 +185,10 @@ export async function gc(conf: NetConf): Promise<void> {
   checkSupported(conf);
   if (!conf.validAttachments) throw new CniError(CNI_CODE.INVALID_CONFIG, 'GC needs "cni.dev/valid-attachments" in the configuration', 'BAD_ARGUMENT');
   const valid = new Set(conf.validAttachments.map((a) => `${a.containerID}\0${a.ifname}`));
+  const isValid = (ids: { get(k: string): string | undefined }) => valid.has(`${ids.get(CNI_KEYS.containerId)}\0${ids.get(CNI_KEYS.ifname)}`);
   await withOvs(conf, async (ovs) => {
     const mine = await findAttachments(ovs, conf, { [CNI_KEYS.network]: conf.name });
-    const stale = mine.filter((a) => !valid.has(`${a.ids.get(CNI_KEYS.containerId)}\0${a.ids.get(CNI_KEYS.ifname)}`));
-    if (!stale.length) return;
+    const stale = mine.filter((a) => !isValid(a.ids));
     const vs = await openVswitch(ovs, conf, false);
     if (!vs) return;
     for (const a of stale) {
@@ -182,6 +196,12 @@ export async function gc(conf: NetConf): Promise<void> {
         if (!isEcdockError(e, 'NO_SUCH_SLOT')) throw e;
       });
     }
+    // Then the library's cleanup: what killed calls left (claims and veths of dead processes) and
+    // what a restarted ovs-vswitchd forgot. It judges only the slots found above as this network's
+    // and not valid (on OVN: this host's): another network's slots, another host's, and anything
+    // the runtime still lists are left alone.
+    const staleSlots = new Set(stale.map((a) => a.slot));
+    await vs.cleanup({ only: (s) => staleSlots.has(s.index) });
   });
 }
 

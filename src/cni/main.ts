@@ -1,14 +1,14 @@
 #!/usr/bin/env node
-// `ecdock-cni`: the CNI plugin (type "ecdock"). Every call is a fresh process, so start-up is the
-// cost: this file loads only the pure parsing modules, and the OVSDB client, the vswitch model
-// and the netlink addon are required only by the commands that use them (VERSION loads none).
+// `ecdock-cni`: the CNI plugin (type "ecdock"), run per call by the runtime — directly, or exec'd
+// by the forwarder when no daemon serves the calls (see run.ts for the call itself). Also:
+//   ecdock-cni serve [--socket PATH]   the resident daemon the forwarder hands calls to (serve.ts)
+//   ecdock-cni forwarder               prints the path of the forwarder to link into the CNI bin dir
 // Output goes out with writeSync so that process.exit cannot cut it short.
 
-import { readFileSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync, writeSync } from 'node:fs';
 import * as nodeModule from 'node:module';
-import { CniError, errorObject, toCniError } from './cni-error';
-import { LATEST_VERSION, SUPPORTED_VERSIONS, checkVersion, decodeJson, parseConf } from './config';
-import { parseCommand, parseEnv, type CniCommand } from './env';
+import * as path from 'node:path';
+import { runCall } from './run';
 
 // Node ≥ 22.1 keeps compiled code between runs (a plugin process starts for every call); older Node has no such cache.
 (nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
@@ -21,63 +21,32 @@ function readStdin(): string {
   }
 }
 
-function versionOf(raw: Record<string, unknown> | undefined): string {
-  const v = raw?.cniVersion;
-  return typeof v === 'string' && (SUPPORTED_VERSIONS as readonly string[]).includes(v) ? v : LATEST_VERSION;
+/** The forwarder: built next to the addon by node-gyp, or shipped with the prebuilt addon. */
+function forwarderPath(): string | undefined {
+  const root = path.resolve(__dirname, '../../..');
+  return [path.join(root, 'build', 'Release', 'ecdock-cni-forward'), path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'ecdock-cni-forward')].find((p) =>
+    existsSync(p),
+  );
 }
 
-async function run(env: NodeJS.ProcessEnv, stdin: string): Promise<{ out?: unknown; error?: CniError; cniVersion: string }> {
-  let raw: Record<string, unknown> | undefined;
-  let command: CniCommand | undefined;
-  try {
-    command = parseCommand(env);
-    if (command === 'VERSION') {
-      // Answers whatever the config holds, even nothing: the runtime asks before anything else.
-      try {
-        raw = decodeJson(stdin);
-      } catch {
-        raw = undefined;
-      }
-      return { out: { cniVersion: versionOf(raw), supportedVersions: SUPPORTED_VERSIONS }, cniVersion: versionOf(raw) };
-    }
-    raw = decodeJson(stdin);
-    checkVersion(raw);
-    const cniEnv = parseEnv(env, command);
-    const conf = parseConf(raw);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const commands = require('./commands') as typeof import('./commands');
-    switch (command) {
-      case 'ADD':
-        return { out: await commands.add(cniEnv, conf), cniVersion: conf.cniVersion };
-      case 'DEL':
-        await commands.del(cniEnv, conf);
-        return { cniVersion: conf.cniVersion };
-      case 'CHECK':
-        await commands.check(cniEnv, conf);
-        return { cniVersion: conf.cniVersion };
-      case 'GC':
-        await commands.gc(conf);
-        return { cniVersion: conf.cniVersion };
-      case 'STATUS':
-        await commands.status(conf);
-        return { cniVersion: conf.cniVersion };
-    }
-  } catch (e) {
-    return { error: toCniError(e), cniVersion: versionOf(raw) };
-  }
+function fatal(msg: string): never {
+  process.stderr.write(`ecdock-cni: ${msg}\n`);
+  process.exit(1);
 }
 
-run(process.env, readStdin()).then(
-  (r) => {
-    if (r.error) {
-      writeSync(1, JSON.stringify(errorObject(r.error, r.cniVersion)) + '\n');
-      process.exit(1);
-    }
-    if (r.out !== undefined) writeSync(1, JSON.stringify(r.out) + '\n');
-    process.exit(0);
-  },
-  (e: unknown) => {
-    writeSync(1, JSON.stringify(errorObject(toCniError(e), LATEST_VERSION)) + '\n');
-    process.exit(1);
-  },
-);
+const [sub, ...rest] = process.argv.slice(2);
+if (sub === 'serve') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  (require('./serve') as typeof import('./serve')).serveMain(rest).catch((e: unknown) => fatal((e as Error).message));
+} else if (sub === 'forwarder') {
+  const p = forwarderPath();
+  if (!p) fatal('no forwarder was built for this platform (prebuilds/ or build/Release/ecdock-cni-forward); link ecdock-cni itself into the CNI bin dir instead');
+  writeSync(1, p + '\n');
+} else if (sub !== undefined && !process.env.CNI_COMMAND) {
+  fatal(`unknown command "${sub}"; a runtime runs ecdock-cni with CNI_COMMAND set, or use "ecdock-cni serve [--socket PATH]" or "ecdock-cni forwarder"`);
+} else {
+  void runCall(process.env, readStdin()).then((r) => {
+    if (r.stdout) writeSync(1, r.stdout);
+    process.exit(r.code);
+  });
+}

@@ -1,6 +1,7 @@
-// The OVSDB connection and the vswitch of one plugin call. A call is one short process, so the
-// connection does not reconnect and fails fast; the vswitch is opened if it exists (its plan must
-// be the configured one) and created otherwise.
+// The OVSDB connection and the vswitch of one plugin call. A call in its own process gets a
+// connection of its own that does not reconnect and fails fast; in the resident daemon it shares
+// the daemon's session. The vswitch is opened if it exists (its plan must be the configured one)
+// and created otherwise.
 
 import { AddressPlan } from '../addressing';
 import { VSwitchError, isEcdockError } from '../errors';
@@ -16,6 +17,27 @@ export async function connect(conf: NetConf): Promise<OvsdbClient> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { OvsdbClient } = require('../ovsdb/client') as typeof import('../ovsdb/client');
   return OvsdbClient.connect(conf.db, { timeoutMs: CONNECT_TIMEOUT_MS, reconnect: false, ...(conf.tls ? { tls: conf.tls } : {}) });
+}
+
+/** The OVSDB session of one call, and what to do with it afterwards. */
+export interface CallSession {
+  ovs: OvsdbClient;
+  done(): void;
+}
+
+/** Where calls get their session: by default a connection of their own, closed after the call. */
+let sessionSource = async (conf: NetConf): Promise<CallSession> => {
+  const ovs = await connect(conf);
+  return { ovs, done: () => ovs.close() };
+};
+
+/** The resident daemon hands out its long-lived sessions instead (see serve.ts). */
+export function setSessionSource(source: (conf: NetConf) => Promise<CallSession>): void {
+  sessionSource = source;
+}
+
+export function callSession(conf: NetConf): Promise<CallSession> {
+  return sessionSource(conf);
 }
 
 function loadVSwitch(): typeof import('../vswitch').VSwitch {
@@ -49,8 +71,32 @@ function checkPlan(vs: VSwitch, conf: NetConf): void {
   }
 }
 
-/** Opens the vswitch or creates it; `create: false` only opens (undefined when it does not exist). */
-export async function openVswitch(ovs: OvsdbClient, conf: NetConf, create = true): Promise<VSwitch | undefined> {
+/** Per session and vswitch, the open-or-create in progress: calls served by one process take turns. */
+const turns = new WeakMap<OvsdbClient, Map<string, Promise<unknown>>>();
+
+/**
+ * Opens the vswitch or creates it; `create: false` only opens (undefined when it does not exist).
+ * Calls sharing a session (the daemon's) do this one after another for the same vswitch: the first
+ * creates it, the next find it in the session's replica instead of racing to create it too.
+ */
+export function openVswitch(ovs: OvsdbClient, conf: NetConf, create = true): Promise<VSwitch | undefined> {
+  let byName = turns.get(ovs);
+  if (!byName) turns.set(ovs, (byName = new Map<string, Promise<unknown>>()));
+  const m = byName;
+  const prev = m.get(conf.vswitch) ?? Promise.resolve();
+  const mine = prev.then(
+    () => openOrCreate(ovs, conf, create),
+    () => openOrCreate(ovs, conf, create),
+  );
+  const tail = mine.catch(() => undefined);
+  m.set(conf.vswitch, tail);
+  void tail.then(() => {
+    if (m.get(conf.vswitch) === tail) m.delete(conf.vswitch);
+  });
+  return mine;
+}
+
+async function openOrCreate(ovs: OvsdbClient, conf: NetConf, create: boolean): Promise<VSwitch | undefined> {
   const VSwitch = loadVSwitch();
   try {
     const vs = await VSwitch.open(ovs, conf.vswitch, openOptions(conf));

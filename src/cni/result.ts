@@ -17,10 +17,10 @@ export interface CniResult {
   dns: Record<string, unknown>;
 }
 
-/** The result for a slot plugged into `netns` as `ifname`. The host end is listed for veth slots. */
-export function slotResult(cniVersion: string, slot: SlotInfo, netns: string): CniResult {
+/** The result for a slot plugged into `netns` as `ifname`. The host end (with its MAC, when known) is listed for veth slots. */
+export function slotResult(cniVersion: string, slot: SlotInfo, netns: string, hostMac?: string): CniResult {
   const interfaces: CniInterface[] = [];
-  if (slot.portType === 'veth') interfaces.push({ name: slot.portName });
+  if (slot.portType === 'veth') interfaces.push({ name: slot.portName, ...(hostMac ? { mac: hostMac } : {}) });
   interfaces.push({ name: slot.ifname, mac: slot.mac, sandbox: netns });
   const container = interfaces.length - 1;
   const ips: CniResult['ips'] = [{ address: `${slot.ipv4}/${slot.prefixLength}`, gateway: slot.gateway, interface: container }];

@@ -89,7 +89,8 @@ describe('CNI plugin: parsing (pure)', () => {
     const old = convertResult(r, '0.3.1');
     assert.equal(old.cniVersion, '0.3.1');
     assert.deepEqual(old.ips.map((x) => x.version), ['4', '6']);
-    const internal = slotResult('1.1.0', { ...info, portType: 'internal' }, '/n');
+    assert.deepEqual(slotResult('1.0.0', info, '/run/netns/x', 'aa:bb:cc:00:11:22').interfaces[0], { name: 'ovs0-s03', mac: 'aa:bb:cc:00:11:22' });
+    const internal = slotResult('1.1.0', { ...info, portType: 'internal' }, '/n', 'aa:bb:cc:00:11:22');
     assert.equal(internal.interfaces.length, 1);
     assert.equal(internal.ips[0].interface, 0);
   });
