@@ -11,12 +11,13 @@ import { Cleanup, requireRoot } from '../support/env';
 /** The repository root: dist/test/integration is three levels below it. */
 const ROOT = join(__dirname, '..', '..', '..');
 
-function run(file: string, args: string[], o: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(file: string, args: string[], o: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string }): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(file, args, { cwd: o.cwd, env: o.env ?? process.env, timeout: o.timeoutMs ?? 120_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    const child = execFile(file, args, { cwd: o.cwd, env: o.env ?? process.env, timeout: o.timeoutMs ?? 120_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });
+    child.stdin?.end(o.input ?? '');
   });
 }
 
@@ -54,6 +55,7 @@ describe('npm package: install from the packed tarball without a compiler', func
     const files = info.files.map((f) => f.path);
     assert.ok(files.some((f) => f.startsWith(`prebuilds/linux-${process.arch}/`) && f.endsWith('.node')), `no prebuild in the tarball: ${files.join(' ')}`);
     assert.ok(!files.some((f) => f.startsWith('build/')), 'a local build/ must not be packed');
+    assert.ok(files.includes(`prebuilds/linux-${process.arch}/ecdock-cni-forward`), `no CNI forwarder in the tarball: ${files.join(' ')}`);
 
     // PATH: node, npm and sh only — no g++, cc, make.
     const bin = join(work, 'bin');
@@ -92,5 +94,16 @@ describe('npm package: install from the packed tarball without a compiler', func
     const version = await run(join(bin, 'node'), [join(pkgDir, 'dist', 'src', 'cli', 'main.js'), '--version'], { cwd: project, env });
     assert.equal(version.code, 0, version.stderr);
     assert.match(version.stdout.trim(), /^\d+\.\d+\.\d+/);
+
+    // The CNI forwarder came prebuilt too: `ecdock-cni forwarder` names it, and with no daemon
+    // listening it runs the call itself (exec of the Node plugin) — VERSION answers.
+    const cniMain = join(pkgDir, 'dist', 'src', 'cni', 'main.js');
+    const where = await run(join(bin, 'node'), [cniMain, 'forwarder'], { cwd: project, env });
+    assert.equal(where.code, 0, where.stderr);
+    assert.equal(where.stdout.trim(), join(realpathSync(pkgDir), 'prebuilds', `linux-${process.arch}`, 'ecdock-cni-forward'));
+    const cniEnv = { ...env, CNI_COMMAND: 'VERSION', ECDOCK_CNI_SOCKET: join(work, 'no-daemon.sock') };
+    const viaForwarder = await run(where.stdout.trim(), [], { cwd: project, env: cniEnv, input: '{"cniVersion":"1.0.0"}' });
+    assert.equal(viaForwarder.code, 0, viaForwarder.stderr);
+    assert.ok((JSON.parse(viaForwarder.stdout) as { supportedVersions: string[] }).supportedVersions.includes('1.0.0'), viaForwarder.stdout);
   });
 });
