@@ -65,7 +65,9 @@ async function main(): Promise<void> {
     const cases: Case[] = [
       { name: 'node -e 0', file: process.execPath, args: ['-e', '0'] },
       { name: 'ec --version', file: process.execPath, args: [EC, '--version'] },
-      { name: "node -e \"require('ecdock')\"", file: process.execPath, args: ['-e', `require(${JSON.stringify(path.join(ROOT, 'dist', 'src', 'index.js'))})`] },
+      { name: "node -e \"require('ecdock')\"", file: process.execPath, args: ['-e', `require(${JSON.stringify(ROOT)})`] }, // package.json main, as require('ecdock') resolves
+      // What the first use then costs: reading VSwitch loads the model (no connection, no addon yet).
+      { name: "node -e \"require('ecdock').VSwitch\"", file: process.execPath, args: ['-e', `require(${JSON.stringify(ROOT)}).VSwitch`] },
       { name: 'ec list', file: process.execPath, args: [EC, 'list'] },
       { name: 'ovs-vsctl show', file: 'ovs-vsctl', args: [`--db=${sb.dbUrl}`, 'show'] },
     ];
