@@ -21,6 +21,7 @@ export const OFPORT_REQUEST_MAX = 65279;
 export const MIN_PREFIX = 8;
 export const MAX_PREFIX = 30;
 
+/** A slot's addresses as its plan gives them: number, IPv4 with prefix length, MAC (and second-NIC MAC), IPv6 when the plan has a prefix. */
 export interface SlotAddress {
   slot: number;
   ipv4: string;
@@ -127,6 +128,7 @@ export function checkVswitchName(name: unknown): asserts name is string {
   }
 }
 
+/** An {@link AddressPlan} as it is stored in the bridge's external_ids and printed by `--json`. */
 export interface AddressPlanJSON {
   subnet: string;
   gateway: string;
@@ -252,6 +254,7 @@ export class AddressPlan {
     return AddressPlan.parse(vswitch, `${j.gateway}/${prefix}`, j.ipv6Prefix);
   }
 
+  /** The plan as {@link AddressPlanJSON} (what {@link AddressPlan.fromJSON} reads back). */
   toJSON(): AddressPlanJSON {
     return { subnet: this.subnet, gateway: this.gateway, ...(this.ipv6Prefix ? { ipv6Prefix: this.ipv6Prefix } : {}) };
   }
@@ -278,6 +281,7 @@ export class AddressPlan {
     return Address6().fromBigInt(this.v6Base! + BigInt(v4ToInt(ipv4))).correctForm();
   }
 
+  /** Whether `n` is a slot number of this plan (an integer from 1 to the last host address, not the gateway's). */
   isValidSlot(n: unknown): n is number {
     return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= this.maxSlot && n !== this.gatewaySlot;
   }
@@ -302,6 +306,14 @@ export class AddressPlan {
     });
   }
 
+  /**
+   * Slot `n`'s addresses (SLOT_OUT_OF_RANGE if it is not a slot of this plan).
+   *
+   * @example
+   * ```ts
+   * AddressPlan.parse('ovs0', '10.0.0.254/24').addressOf(1);   // { slot: 1, ipv4: '10.0.0.1', mac: '52:00:0a:00:00:01', ... }
+   * ```
+   */
   addressOf(n: number): SlotAddress {
     this.checkSlot(n);
     const ipv4 = intToV4(this.networkInt + n);
@@ -340,6 +352,7 @@ export class AddressPlan {
     return this.networkInt <= otherEnd && other.networkInt <= end;
   }
 
+  /** Whether both plans are the same vswitch, gateway, prefix and IPv6 prefix. */
   equals(other: AddressPlan): boolean {
     return this.vswitch === other.vswitch && this.cidr === other.cidr && this.ipv6Prefix === other.ipv6Prefix;
   }

@@ -83,8 +83,10 @@ export const ERROR_CODES = {
   INTERNAL: 'internal',
 } as const satisfies Record<string, ErrorKind>;
 
+/** Every stable error code ecdock throws: the keys of {@link ERROR_CODES}. Branch on `e.code`, never on the message. */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/** What an {@link EcdockError} carries besides its code and message. */
 export interface EcdockErrorOptions {
   /** What lies underneath: an OVSDB error object, a netlink errno, a Docker status... */
   detail?: unknown;
@@ -92,6 +94,21 @@ export interface EcdockErrorOptions {
   cause?: unknown;
 }
 
+/**
+ * The base of every error ecdock throws: a stable `code` (see {@link ERROR_CODES}), a sentence a
+ * person can act on as `message`, and what lies underneath as `detail`. The subclasses only group
+ * codes by subsystem; test with {@link isEcdockError} or `e.code`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await vs.attach({ slot: 1, target: { netns: '/var/run/netns/blue' } });
+ * } catch (e) {
+ *   if (isEcdockError(e, 'SLOT_TAKEN')) console.log('slot 1 is in use:', e.message);
+ *   else throw e;
+ * }
+ * ```
+ */
 export class EcdockError extends Error {
   readonly code: ErrorCode;
   readonly detail?: unknown;
@@ -110,6 +127,7 @@ export class EcdockError extends Error {
     return ERROR_CODES[this.code] ?? 'internal';
   }
 
+  /** The error as plain JSON (name, code, message, detail), as `ec --json` prints it. */
   toJSON(): Record<string, unknown> {
     return { name: this.name, code: this.code, message: this.message, detail: this.detail };
   }
@@ -128,6 +146,14 @@ export class RuntimeError extends EcdockError {}
 /** The private OVS sandbox. */
 export class SandboxError extends EcdockError {}
 
+/**
+ * Whether `e` is an ecdock error, and, given `code`, one with that code. Narrows `e` for TypeScript.
+ *
+ * @example
+ * ```ts
+ * if (isEcdockError(e, 'NO_SUCH_VSWITCH')) await VSwitch.create(ovs, { name: 'ovs0', subnet: '10.0.0.254/24' });
+ * ```
+ */
 export function isEcdockError(e: unknown, code?: ErrorCode): e is EcdockError {
   return e instanceof EcdockError && (code === undefined || e.code === code);
 }

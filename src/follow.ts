@@ -19,11 +19,15 @@ export { CONTAINER_LABELS, containerLabels, labelsMatch, slotPluggedInto } from 
 
 /** What the follower needs from a runtime: DockerRuntime has it all. */
 export interface FollowerRuntime extends ContainerRuntime {
+  /** Resolves when the runtime answers (RUNTIME_UNREACHABLE otherwise). */
   ping(): Promise<void>;
+  /** Containers with these labels (`all`: stopped ones too). */
   list(o: { all?: boolean; labels?: Record<string, string> }): Promise<RuntimeContainer[]>;
+  /** A stream of container events, filtered by labels and actions. */
   events(o: { labels?: Record<string, string>; actions?: readonly ContainerEventAction[] }): ContainerEvents;
 }
 
+/** Options of {@link ContainerFollower}. */
 export interface ContainerFollowerOptions {
   /** Default: a DockerRuntime on DOCKER_HOST or /var/run/docker.sock. */
   runtime?: FollowerRuntime;
@@ -63,11 +67,17 @@ export interface RepairEvent {
 }
 
 export interface ContainerFollower {
+  /** A slot's container came back and was plugged again (`replugged`), stopped (`down`), or was removed and its slot freed (`freed`). */
   on(event: 'replugged' | 'down' | 'freed', listener: (e: FollowEvent) => void): this;
+  /** After an ovs-vswitchd restart, what the follower's cleanup put back. */
   on(event: 'repaired', listener: (e: RepairEvent) => void): this;
+  /** Something the follower could not do (it goes on following). */
   on(event: 'error', listener: (e: EcdockError) => void): this;
+  /** As `on('replugged' | 'down' | 'freed')`, once. */
   once(event: 'replugged' | 'down' | 'freed', listener: (e: FollowEvent) => void): this;
+  /** As `on('repaired')`, once. */
   once(event: 'repaired', listener: (e: RepairEvent) => void): this;
+  /** As `on('error')`, once. */
   once(event: 'error', listener: (e: EcdockError) => void): this;
 }
 

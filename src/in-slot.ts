@@ -92,13 +92,20 @@ export async function slotHeldBy(vs: VSwitch, n: number, id: string): Promise<Sl
 
 /** What the container-in-slot lifecycle needs from a runtime: DockerRuntime has it all. */
 export interface InSlotRuntime extends ContainerRuntime {
+  /** Resolves when the runtime answers (RUNTIME_UNREACHABLE otherwise). */
   ping(): Promise<void>;
+  /** Whether the image is present locally (ecdock never pulls). */
   imageExists(image: string): Promise<boolean>;
   inspect(ref: string): Promise<ContainerInfo | undefined>;
+  /** Containers with these labels (`all`: stopped ones too). */
   list(o: { all?: boolean; labels?: Record<string, string> }): Promise<ContainerInfo[]>;
+  /** Creates and starts a container. */
   run(o: CreateContainerOptions): Promise<ContainerInfo>;
+  /** Restarts a container, giving it `timeoutS` seconds to stop. */
   restart(ref: string, o?: { timeoutS?: number }): Promise<ContainerInfo>;
+  /** Stops a container, giving it `timeoutS` seconds before it is killed. */
   stop(ref: string, o?: { timeoutS?: number }): Promise<void>;
+  /** Removes a container; false if there was none. */
   remove(ref: string, o?: { force?: boolean }): Promise<boolean>;
 }
 
@@ -107,6 +114,7 @@ interface RuntimeOption {
   runtime?: InSlotRuntime;
 }
 
+/** Options of {@link startInSlot}: the image and how the container and its slot are made. */
 export interface StartInSlotOptions extends RuntimeOption {
   /** Default: the lowest slot with neither a port nor a container of its name. */
   slot?: number;
@@ -124,6 +132,7 @@ export interface StartInSlotOptions extends RuntimeOption {
   hostname?: string;
 }
 
+/** What {@link startInSlot} made: the slot and the container plugged into it. */
 export interface Started {
   slot: Slot;
   container: ContainerInfo;
@@ -262,6 +271,7 @@ export async function containerOfSlot(vs: VSwitch, n: number, o: RuntimeOption &
   return undefined;
 }
 
+/** Options of {@link stopInSlot}. */
 export interface StopInSlotOptions extends RuntimeOption {
   /** Keep the stopped container (a later start, or a follower, plugs it again). Default: remove it. */
   keep?: boolean;
@@ -271,6 +281,7 @@ export interface StopInSlotOptions extends RuntimeOption {
   onStopping?: (c: ContainerInfo) => void;
 }
 
+/** What {@link stopInSlot} did: whether a slot was detached, the container found, and whether it was removed. */
 export interface Stopped {
   detached: boolean;
   container?: ContainerInfo;
@@ -304,6 +315,7 @@ export async function stopInSlot(vs: VSwitch, n: number, o: StopInSlotOptions = 
   return { detached, removed, ...(container ? { container } : {}) };
 }
 
+/** Options of {@link restartInSlot}. */
 export interface RestartInSlotOptions extends RuntimeOption {
   /** Seconds the container is given to stop before it is killed. */
   timeoutS?: number;

@@ -117,12 +117,14 @@ export interface SlotReport {
   id: string;
 }
 
+/** A change to a slot, as `vs.events()` yields it: attached, detached, up, down, or an error OVS reported on its port. */
 export type SlotEvent =
   | { type: 'attached'; slot: number; info: SlotInfo }
   | { type: 'detached'; slot: number; portName: string }
   | { type: 'up' | 'down'; slot: number; portName: string }
   | { type: 'error'; slot: number; portName: string; error: string };
 
+/** Options of `vs.cleanup()`. */
 export interface CleanupOptions {
   /** Also free slots whose container exists but is stopped. Default false. */
   stoppedContainers?: boolean;
@@ -130,6 +132,7 @@ export interface CleanupOptions {
   only?: (slot: Pick<SlotInfo, 'index' | 'externalIds'>) => boolean;
 }
 
+/** Why cleanup removed a slot: its target is gone, its interface is gone, its claim's owner died, its container stopped (with `stoppedContainers`), OVS reports an error on its port, or (OVN) its chassis is gone. */
 export type CleanupReason = 'target-gone' | 'link-gone' | 'stale-claim' | 'container-stopped' | 'port-error' | 'chassis-gone';
 
 /** What the model asks a realisation's cleanup to do: remove the slots it judged dead, and plug
@@ -150,6 +153,7 @@ export interface Repair {
   detail?: string;
 }
 
+/** What `vs.cleanup()` removed and repaired. */
 export interface CleanupReport {
   /** Ports removed: ghosts (target gone), stale claims (owner dead), failed ports. */
   ports: { slot: number; portName: string; reason: CleanupReason }[];

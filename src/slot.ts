@@ -7,6 +7,7 @@ import type { SlotAddress } from './addressing';
 /** Where a slot's container side goes. */
 export type SlotTarget = { pid: number } | { netns: string } | { container: string };
 
+/** How a slot's interface is made: `veth` (a veth pair, one end on the bridge) or `internal` (an OVS internal port moved into the target). */
 export type PortType = 'veth' | 'internal';
 
 /**
@@ -33,6 +34,10 @@ export interface SlotTargetInfo {
   netnsId: string;
 }
 
+/**
+ * Everything known about a slot: its addresses (from the plan), the port and interface in OVS, the
+ * target it is plugged into, and its state with the reason when it is not up.
+ */
 export interface SlotInfo extends SlotAddress {
   vswitch: string;
   index: number;
@@ -60,10 +65,21 @@ export interface SlotInfo extends SlotAddress {
   host?: string;
 }
 
+/** What a {@link Slot} needs from the vswitch it came from (its `detach`). */
 export interface SlotHandle {
+  /** Detaches slot `index` from the vswitch. */
   detach(index: number): Promise<void>;
 }
 
+/**
+ * One numbered slot of a vswitch as it was when read: its addresses, port, target and state (a
+ * snapshot: read it again with `vs.slot(n)` to see changes). Returned by `vs.attach`, `vs.slot` and `vs.slots`.
+ *
+ * @example
+ * ```ts
+ * for (const s of await vs.slots()) console.log(s.index, s.ipv4, s.mac, s.state);
+ * ```
+ */
 export class Slot {
   readonly vswitch: string;
   readonly index: number;
@@ -109,6 +125,7 @@ export class Slot {
     return this.#owner.detach(this.index);
   }
 
+  /** The slot as its {@link SlotInfo}, the shape `ec list --json` prints. */
   toJSON(): SlotInfo {
     return this.info;
   }

@@ -1,7 +1,7 @@
 // Which realisation backs a vswitch, picked from the options the user gave. The model
 // (src/vswitch.ts) asks here and never names a concrete realisation; a new one is one line below.
 
-import { ovnSwitches, type OvnOptions } from './ovn/ovn-switch';
+import type { OvnOptions } from './ovn/ovn-switch';
 import { localSwitches } from './ovs/local-switch';
 import type { RealisationKind } from './realisation';
 
@@ -12,6 +12,8 @@ export interface RealisationChoice {
 }
 
 export function realisationFor(o: RealisationChoice = {}): RealisationKind {
-  if (o.ovn) return ovnSwitches(o.ovn);
+  // Loaded only for OVN vswitches: a local one (and every one-shot `ec` call on it) does not pay for OVN.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  if (o.ovn) return (require('./ovn/ovn-switch') as typeof import('./ovn/ovn-switch')).ovnSwitches(o.ovn);
   return localSwitches;
 }

@@ -5,6 +5,7 @@ import type { ContainerRuntime } from './runtime/container-runtime';
 import type { PortType, SlotTarget } from './slot';
 import type { RealisationChoice } from './switch-factory';
 
+/** Options of {@link VSwitch.create}: the name and subnet, and how the bridge is made. */
 export interface VSwitchCreateOptions {
   name: string;
   /** The gateway's address and the prefix length, e.g. `10.0.0.254/24`. */
@@ -31,6 +32,7 @@ export interface VSwitchCreateOptions {
   allowSubnetOverlap?: boolean;
 }
 
+/** Options of {@link VSwitch.open} and {@link VSwitch.list}. */
 export interface VSwitchOpenOptions {
   /** Overrides the netns recorded at create. */
   netns?: string;
@@ -39,6 +41,7 @@ export interface VSwitchOpenOptions {
   ovn?: RealisationChoice['ovn'];
 }
 
+/** Options of `vs.attach`: the target, and how its slot's interface is made. */
 export interface AttachOptions {
   /** Slot number; omitted: the lowest free one, claimed atomically. */
   slot?: number;

@@ -51,6 +51,20 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 const AUTO_SLOT_ATTEMPTS = 256;
 
 
+/**
+ * A vswitch: an Open vSwitch bridge (or, with `ovn`, an OVN logical switch) whose internal port
+ * carries the gateway address, and the address plan of its numbered slots (slot N: network + N,
+ * MAC 52:00 + the IPv4 bytes). Everything is recorded in OVSDB, so any process can open a vswitch
+ * another created. Make one with {@link VSwitch.create}, find one with {@link VSwitch.open}.
+ *
+ * @example
+ * ```ts
+ * const vs = await VSwitch.create(ovs, { name: 'ovs0', subnet: '10.0.0.254/24', usermode: true });
+ * const slot = await vs.attach({ target: { container: 'web' } });   // or { netns: path } or { pid }
+ * console.log(slot.ipv4);   // 10.0.0.1
+ * await vs.detach(slot.index);
+ * ```
+ */
 export class VSwitch {
   readonly ovs: OvsdbClient;
   /** The switch's name, plan and where it runs, as its realisation recorded them. */
@@ -180,6 +194,12 @@ export class VSwitch {
     return target;
   }
 
+  /**
+   * Plugs a target (network namespace path, pid, or container) into a slot: the given one, or the
+   * lowest free one, claimed atomically. Its interface gets the slot's MAC and addresses and a
+   * default route via the gateway. SLOT_TAKEN, NO_FREE_SLOT, HOST_NETNS_REFUSED, ... on failure,
+   * with nothing left behind.
+   */
   async attach(o: AttachOptions): Promise<Slot> {
     if (!o || typeof o !== 'object') throw new UsageError('BAD_ARGUMENT', 'attach needs { target }');
     checkTarget(o.target);
@@ -273,6 +293,7 @@ export class VSwitch {
     return (await Promise.all(reports.map((r) => look(r, this.runtime)))).map((x) => new Slot(this, x.info));
   }
 
+  /** Slot `n` with its state, or undefined when nothing is attached there. */
   async slot(n: number): Promise<Slot | undefined> {
     this.plan.checkSlot(n);
     const r = await this.sw.report(n);
@@ -319,6 +340,7 @@ export class VSwitch {
     return this.sw.events();
   }
 
+  /** The vswitch as `ec list-vswitches --json` prints it: name, subnet, gateway, datapath, MTU, uplink, netns. */
   toJSON(): Record<string, unknown> {
     return this.sw.toJSON();
   }

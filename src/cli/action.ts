@@ -15,10 +15,12 @@ export class CliExit extends Error {
 
 /**
  * Wraps a command body for `.action()`. The body gets the Context, the positional arguments and
- * the command's own options; it returns an exit code (default 0).
+ * the command's own options; it returns an exit code (default 0). `readOnly`: the command only
+ * reads and exits (Context.readOnly).
  */
 export function action<O = Record<string, unknown>>(
   body: (ctx: Context, args: unknown[], opts: O, cmd: Command) => Promise<number | void>,
+  o: { readOnly?: boolean } = {},
 ): (...a: unknown[]) => Promise<void> {
   return async (...a: unknown[]) => {
     const cmd = a[a.length - 1] as Command;
@@ -27,6 +29,7 @@ export function action<O = Record<string, unknown>>(
     let ctx: Context;
     try {
       ctx = Context.from(cmd);
+      ctx.readOnly = !!o.readOnly;
     } catch (e) {
       const raw = cmd.optsWithGlobals<{ json?: boolean; quiet?: boolean }>();
       new Output({ json: !!raw.json, quiet: !!raw.quiet }).error(e);

@@ -85,7 +85,6 @@ export class Context {
   /** OVN Northbound URL: the vswitch is an OVN logical switch seen from this host. */
   readonly ovnNb?: string;
   private nbClient?: Promise<OvsdbClient>;
-  private dockerRuntime?: DockerRuntime;
 
   constructor(readonly options: GlobalOptions, env: NodeJS.ProcessEnv = process.env, command = 'stop') {
     this.command = command;
@@ -126,18 +125,29 @@ export class Context {
   /** Where this host's ovs-vswitchd runs, for an OVN vswitch. */
   private hostNetns?: string | undefined;
 
+  /**
+   * Set by commands that only read and exit (list, list-vswitches): the local vswitches' tables are
+   * then read with one transaction of selects rather than kept by a monitor (SwitchDb.readOnce).
+   */
+  readOnly = false;
+
   /** The OVSDB connection (opened once). One-shot commands do not reconnect: they fail fast. */
   ovs(o: { reconnect?: boolean } = {}): Promise<OvsdbClient> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { OvsdbClient } = require('../ovsdb/client') as typeof import('../ovsdb/client');
-    this.client ??= OvsdbClient.connect(this.dbUrl, { reconnect: o.reconnect ?? false, ...(this.tls ? { tls: this.tls } : {}) });
+    this.client ??= OvsdbClient.connect(this.dbUrl, { reconnect: o.reconnect ?? false, ...(this.tls ? { tls: this.tls } : {}) }).then((client) => {
+      // The select goes out now, beside whatever the command asks next; its failure reaches whoever opens a vswitch.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      if (this.readOnly && this.ovnNb === undefined) void (require('../ovs/switch-db') as typeof import('../ovs/switch-db')).SwitchDb.readOnce(client).catch(() => undefined);
+      return client;
+    });
     return this.client;
   }
 
+  /** The Docker runtime: the library's default one (VSwitch uses the same when given none), made on first use. */
   docker(): DockerRuntime {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    this.dockerRuntime ??= new (require('../runtime/docker') as typeof import('../runtime/docker')).DockerRuntime();
-    return this.dockerRuntime;
+    return (require('../targets') as typeof import('../targets')).dockerRuntime();
   }
 
   /**
@@ -148,7 +158,8 @@ export class Context {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { VSwitch } = require('../vswitch') as typeof import('../vswitch');
     const ovs = await this.ovs();
-    const o = { runtime: this.docker(), ...(await this.ovnOptions()) };
+    // No runtime given: VSwitch makes the default Docker one (this.docker()) only if a slot's container is asked about.
+    const o = await this.ovnOptions();
     if (name !== undefined || this.vswitchNamed) return VSwitch.open(ovs, name ?? this.vswitchName, o);
     try {
       return await VSwitch.open(ovs, this.vswitchName, o);

@@ -25,6 +25,7 @@ import { MessageBuilder, attrMap, attrU32, type NlMessage, type Request } from '
 import { withSession } from './transport';
 import { checkIfindex, checkPrefix, formatIp, ipv4Broadcast, parseIp, type IpAddr } from './validate';
 
+/** An address on an interface, as rtnetlink reports it. */
 export interface AddrInfo {
   index: number;
   family: 4 | 6;
@@ -36,6 +37,7 @@ export interface AddrInfo {
   flags: number;
 }
 
+/** An address to put on an interface (CIDR form). */
 export interface AddressSpec {
   address: string;
   prefixLength: number;

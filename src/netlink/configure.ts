@@ -16,6 +16,7 @@ import { checkRoute, defaultRoute, delRouteRequest, formatRoute, replaceRouteReq
 import { withSession, type Reply, type Session } from './transport';
 import { checkIfindex, checkIfname, checkMtu, parseMac } from './validate';
 
+/** How an interface is set up in its namespace: rename, MAC, MTU, addresses, routes, up. */
 export interface InterfaceConfig {
   addresses?: AddressSpec[];
   /** Bring the interface up. Default true. */
@@ -38,6 +39,7 @@ export interface InterfaceConfig {
   txChecksum?: boolean;
 }
 
+/** Options of {@link configureInterface}: which interface, where, and its {@link InterfaceConfig}. */
 export interface ConfigureOptions extends InterfaceConfig {
   netns: Netns;
   ifindex?: number;

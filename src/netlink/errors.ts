@@ -7,8 +7,10 @@ import type { Netns } from './netns';
 import { MESSAGE_NAMES, RTM_GETROUTE, RTM_NEWADDR } from './nl/constants';
 import { errnoName, type Reply } from './transport';
 
+/** Which end of a veth pair an error is about. */
 export type Side = 'host' | 'peer';
 
+/** The `detail` of a {@link NetlinkError}: the errno, its name, and the rtnetlink message that failed. */
 export interface NetlinkErrorDetail {
   errno: number;
   errnoName: string;

@@ -38,6 +38,7 @@ import {
 import { MessageBuilder, attrMap, attrS32, attrStr, attrU32, attrU8, parseAttrs, type NlMessage, type Request } from './nl/message';
 import { formatMac } from './validate';
 
+/** A network interface as rtnetlink reports it: index, name, kind, MAC, MTU, state, master, group, alias. */
 export interface LinkInfo {
   index: number;
   name: string;

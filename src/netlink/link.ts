@@ -24,6 +24,7 @@ export {
 } from './link-messages';
 export type { LinkChange, LinkInfo } from './link-messages';
 
+/** An interface by name or index, in a namespace (default: the caller's). */
 export interface LinkRef {
   /** Where the link is (default: the caller's namespace). */
   netns?: Netns;
@@ -90,6 +91,7 @@ export async function listLinks(o: { netns?: Netns; kind?: string; name?: string
   );
 }
 
+/** Options of {@link setLink}: what to change on the interface. */
 export interface SetLinkOptions extends LinkRef {
   up?: boolean;
   mtu?: number;
@@ -162,6 +164,7 @@ export async function deleteLinks(o: { netns?: Netns; names: string[]; viaGroup:
   });
 }
 
+/** Options of {@link moveLink}: where the interface goes and its name there. */
 export interface MoveLinkOptions extends LinkRef {
   to: Netns;
   /** Its name in the target namespace (default: unchanged). */

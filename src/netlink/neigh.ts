@@ -13,6 +13,7 @@ import { MessageBuilder, type Request } from './nl/message';
 import { withSession } from './transport';
 import { checkIfname, formatIp, parseIp, parseMac, type IpAddr } from './validate';
 
+/** A static neighbour (ARP/NDP) entry: IP address and MAC on an interface. */
 export interface NeighborSpec {
   /** IPv4 or IPv6 address of the neighbour. */
   address: string;

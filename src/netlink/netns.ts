@@ -7,8 +7,10 @@ import { statSync } from 'node:fs';
 import { NetlinkError } from '../errors';
 import { native } from './addon';
 
+/** A network namespace by a process's pid, a file path (`/var/run/netns/blue`), an open fd, or a name under /var/run/netns. */
 export type NetnsRef = { pid: number } | { path: string } | { fd: number } | { name: string };
 
+/** What {@link Netns.probe} found: whether the namespace is there, its identity, and why not. */
 export interface NetnsProbe {
   alive: boolean;
   /** `${dev}:${ino}` of the namespace, when it could be opened. */
@@ -95,6 +97,21 @@ function openError(ref: NetnsRef, label: string, e: unknown): NetlinkError {
   }
 }
 
+/**
+ * An open handle on a network namespace, identified by its device and inode (so a namespace file
+ * bind-mounted again, or a pid reused, is told apart). Every rtnetlink call takes one as `netns`;
+ * close it when done.
+ *
+ * @example
+ * ```ts
+ * const ns = Netns.open({ path: '/var/run/netns/blue' });
+ * try {
+ *   console.log(await listLinks({ netns: ns }));
+ * } finally {
+ *   ns.close();
+ * }
+ * ```
+ */
 export class Netns {
   readonly dev: bigint;
   readonly ino: bigint;
@@ -200,10 +217,12 @@ export class Netns {
     if (--this.#inUse === 0 && this.#closing) this.#release();
   }
 
+  /** How the namespace was named when opened (a path, `pid 1234`, ...). */
   toString(): string {
     return `Netns(${this.label}, net:[${this.ino}])`;
   }
 
+  /** Its identity (`dev:ino`) and label, for logs and `--json`. */
   toJSON(): { id: string; label: string } {
     return { id: this.id, label: this.label };
   }

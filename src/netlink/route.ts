@@ -30,6 +30,7 @@ import { MessageBuilder, attrMap, attrU32, type NlMessage, type Request } from '
 import { withSession } from './transport';
 import { formatIp, parseCidr, parseIp, type IpAddr } from './validate';
 
+/** A route to add: destination (default route when omitted), gateway, device, metric. */
 export interface RouteSpec {
   /** `10.1.0.0/16`, `2001:db8:1::/48`, a bare address (host route) or `default`. */
   dst: string;
@@ -45,6 +46,7 @@ export interface Route {
   gateway?: IpAddr;
 }
 
+/** A route as rtnetlink reports it. */
 export interface RouteInfo {
   family: 4 | 6;
   /** `default` or `addr/len`. */

@@ -37,6 +37,7 @@ import { MessageBuilder, type Request } from './nl/message';
 import { Session, withSession, type Reply } from './transport';
 import { checkIfname, checkMtu, checkU32, parseMac } from './validate';
 
+/** How one end of a veth pair is made: its name, namespace, MAC, MTU, and whether it is brought up. */
 export interface VethPeerOptions {
   /** The namespace the peer is created in (a container's). */
   netns: Netns;
@@ -48,6 +49,7 @@ export interface VethPeerOptions {
   configure?: InterfaceConfig;
 }
 
+/** Options of {@link createVeth}: both ends, and the group and alias they carry. */
 export interface CreateVethOptions {
   /** The host end's namespace (the vswitch's; default: the caller's). */
   netns?: Netns;
@@ -67,6 +69,7 @@ export interface CreateVethOptions {
   peer: VethPeerOptions;
 }
 
+/** A veth pair that {@link createVeth} made: both ends' names and indexes. */
 export interface VethCreated {
   /** Host end's ifindex (in its namespace). */
   index: number;
@@ -74,8 +77,10 @@ export interface VethCreated {
   peerIndex: number;
 }
 
+/** One pair of {@link createVeths}: made, or the error that stopped it (the others are not affected). */
 export type VethSettled = ({ ok: true } & VethCreated) | { ok: false; error: NetlinkError };
 
+/** Options of {@link createVeths}: many pairs in one batch of rtnetlink messages. */
 export interface CreateVethsOptions {
   /** Requests per sendmsg (default 64). */
   chunk?: number;

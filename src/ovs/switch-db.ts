@@ -5,7 +5,8 @@
 
 import { OvsdbError, VSwitchError } from '../errors';
 import type { OvsdbClient } from '../ovsdb/client';
-import type { Monitor } from '../ovsdb/monitor';
+import { Monitor, type MonitorHost } from '../ovsdb/monitor';
+import { normalizeMonitorTables } from '../ovsdb/monitor-tables';
 import { ops as typedOps, type Operation, type OperationResult, type TypedOps } from '../ovsdb/operations';
 import { TransactionBatcher } from '../ovsdb/batcher';
 import {
@@ -65,6 +66,18 @@ export type SwitchRowChange =
 
 const shared = new WeakMap<OvsdbClient, Promise<SwitchDb>>();
 
+/** The host of a snapshot: it never subscribes, so it is never asked for anything. */
+const NO_HOST: MonitorHost = {
+  closed: true,
+  connected: false,
+  call: () => Promise.reject(new VSwitchError('OVSDB_ERROR', 'a one-shot snapshot of the Open_vSwitch tables cannot be subscribed')),
+  forget: () => undefined,
+};
+
+function noRootRow(client: OvsdbClient): VSwitchError {
+  return new VSwitchError('OVSDB_ERROR', `the Open_vSwitch database at ${client.url} has no Open_vSwitch row; initialise it (ovs-vsctl init, or start OVS with ovs-ctl)`);
+}
+
 export class SwitchDb {
   readonly client: OvsdbClient;
   readonly mon: Monitor<OpenVswitchTables>;
@@ -99,6 +112,44 @@ export class SwitchDb {
         }
         return new SwitchDb(client, mon);
       })();
+      shared.set(client, p);
+      p.catch(() => shared.delete(client));
+    }
+    return p;
+  }
+
+  /**
+   * For a one-shot reader (`ec list`): the four tables read once, by one transaction of selects
+   * decoded with the built-in schema, instead of a monitor (which would first fetch the server's
+   * schema, and then keep the rows up to date for nobody). The rows never change afterwards, so
+   * only a process that reads and exits may use it: it becomes the client's shared instance, and
+   * anything that waits for ovs-vswitchd (applied, settled) would wait in vain. Should the select
+   * fail (a server whose schema lacks a column), the monitor is used instead.
+   */
+  static readOnce(client: OvsdbClient): Promise<SwitchDb> {
+    let p = shared.get(client);
+    if (!p) {
+      const tables = Object.entries(MONITORED);
+      p = client
+        .transact(DB, tables.map(([table, columns]) => ({ op: 'select' as const, table, where: [], columns: ['_uuid', ...columns] })))
+        .then(
+          (results) => {
+            const updates: Record<string, Record<string, { new: Record<string, unknown> }>> = {};
+            tables.forEach(([table], i) => {
+              const rows: Record<string, { new: Record<string, unknown> }> = (updates[table] = {});
+              for (const { _uuid, ...row } of (results[i] as { rows?: Record<string, unknown>[] }).rows ?? []) rows[(_uuid as [string, string])[1]] = { new: row };
+            });
+            const mon = new Monitor<OpenVswitchTables>(NO_HOST, 'snapshot', DB, openVswitchSchema, normalizeMonitorTables(openVswitchSchema, MONITORED as unknown as Record<string, string[]>));
+            mon.handleNotification('update', ['snapshot', updates]);
+            if (!mon.rows('Open_vSwitch').size) throw noRootRow(client);
+            return new SwitchDb(client, mon);
+          },
+          (e: unknown) => {
+            if (!(e instanceof OvsdbError && e.code === 'OVSDB_TXN_FAILED')) throw e;
+            shared.delete(client);
+            return SwitchDb.for(client);
+          },
+        );
       shared.set(client, p);
       p.catch(() => shared.delete(client));
     }

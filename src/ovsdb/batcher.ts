@@ -15,6 +15,7 @@ import { checkJson } from './json';
 import { renameUuidNames, type Operation, type OperationResult } from './operations';
 import { OvsdbTransactionError } from './results';
 
+/** Options of {@link TransactionBatcher}. */
 export interface BatcherOptions {
   /** Most operations per transaction (a single submitter with more still goes alone). Default 5000. */
   maxOps?: number;
@@ -38,6 +39,18 @@ interface Entry {
 /** Something that runs transactions; OvsdbClient is one. */
 export type Transactor = Pick<OvsdbClient, 'transact'>;
 
+/**
+ * Folds operations submitted concurrently into few transactions: what is submitted while one
+ * transaction is in flight goes out together in the next, each submitter getting its own results
+ * (or the transaction's error). ecdock's vswitches write through one, so 50 concurrent attaches make
+ * a handful of transactions.
+ *
+ * @example
+ * ```ts
+ * const batcher = new TransactionBatcher(ovs, 'Open_vSwitch');
+ * const [r] = await batcher.submit([op.select('Bridge', [], ['name'])]);
+ * ```
+ */
 export class TransactionBatcher {
   private readonly client: Transactor;
   private readonly db: string;

@@ -12,6 +12,7 @@ import { OvsdbError } from '../errors';
 import { decodeAtom, decodeDatum, decodeRow, defaultValue, rowEquals, valueEquals, type Atom, type Row } from './datum';
 import type { ColumnType, NormalizedSchema, NormalizedTable } from './schema';
 
+/** One row inserted (no `old`), modified, or deleted (no `new`). */
 export interface RowChange<R = Row> {
   table: string;
   uuid: string;

@@ -3,6 +3,7 @@
 import type { DatabaseSchema } from './schema';
 import type { TlsOptions } from './transport';
 
+/** How a client reconnects after it loses its server: backoff and attempts. */
 export interface ReconnectOptions {
   /** First retry delay after an unhealthy connection (default 250 ms). */
   minMs?: number;
@@ -10,6 +11,7 @@ export interface ReconnectOptions {
   maxMs?: number;
 }
 
+/** Options of `OvsdbClient.connect`. */
 export interface ConnectOptions {
   tls?: TlsOptions;
   /** Connect timeout and default per-request timeout (default 10000 ms; 0 = no request timeout). */
@@ -30,6 +32,7 @@ export interface ConnectOptions {
   schemaCheck?: { db: string; expected: DatabaseSchema; require?: Record<string, readonly string[]> };
 }
 
+/** Options of one `OvsdbClient.transact` call. */
 export interface TransactOptions {
   timeoutMs?: number;
   /** Aborting sends `cancel` and rejects with OVSDB_CANCELED (the transaction may have committed). */

@@ -19,6 +19,19 @@ import { OvsdbSession } from './session';
 
 export type { ConnectOptions, ReconnectOptions, TransactOptions } from './client-options';
 
+/**
+ * A JSON-RPC client of an OVSDB server (RFC 7047, with OVS's extensions): transactions, monitors
+ * kept as local replicas, locks, and reconnection with backoff (monitors and locks come back with
+ * it). For a clustered database give every server, comma-separated: it finds the leader.
+ *
+ * @example
+ * ```ts
+ * const ovs = await OvsdbClient.connect('unix:/var/run/openvswitch/db.sock');
+ * const [r] = await ovs.transact('Open_vSwitch', [op.select('Bridge', [], ['name'])]);
+ * console.log(r);   // { rows: [{ name: 'ovs0' }, ...] }
+ * ovs.close();
+ * ```
+ */
 export class OvsdbClient extends OvsdbSession {
   /**
    * Connects to the first usable remote (url default: $ECDOCK_DB, else the system socket).
@@ -47,6 +60,7 @@ export class OvsdbClient extends OvsdbSession {
 
   // ---------------------------------------------------------------- RPC methods
 
+  /** The names of the databases the server holds (`list_dbs`). */
   listDbs(): Promise<string[]> {
     return this.call('list_dbs', [], {
       map: (r) => {
@@ -111,6 +125,7 @@ export class OvsdbClient extends OvsdbSession {
     return mon;
   }
 
+  /** Sends `echo` and resolves with what the server sent back: a liveness check. */
   echo(...args: unknown[]): Promise<unknown[]> {
     return this.call('echo', args, {
       map: (r) => {
@@ -146,6 +161,7 @@ export class OvsdbClient extends OvsdbSession {
     return this.lockCall('steal', name);
   }
 
+  /** Releases a lock this client holds or waits for (LOCK_NOT_HELD otherwise). */
   async unlock(name: string): Promise<void> {
     if (!this.locks.has(name)) throw new OvsdbError('LOCK_NOT_HELD', `cannot unlock ${JSON.stringify(name)}: this client neither holds nor waits for it`);
     this.locks.delete(name);

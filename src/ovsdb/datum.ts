@@ -18,11 +18,17 @@ import { DBL_MIN, INT64_MAX, INT64_MIN, jsonForMessage, unsendableReal } from '.
 import type { BaseType, ColumnType, NormalizedTable } from './schema';
 
 export type Atom = string | number | bigint | boolean;
+/** A UUID on the wire: `['uuid', '550e8400-...']`. */
 export type WireUuid = ['uuid', string];
+/** A reference to a row inserted earlier in the same transaction: `['named-uuid', name]`. */
 export type WireNamedUuid = ['named-uuid', string];
+/** One value on the wire: a string, number, boolean or UUID. */
 export type WireAtom = string | number | bigint | boolean | WireUuid | WireNamedUuid;
+/** A set on the wire: `['set', [atoms]]` (one element may also be sent bare). */
 export type WireSet = ['set', WireAtom[]];
+/** A map on the wire: `['map', [[key, value], ...]]`. */
 export type WireMap = ['map', [WireAtom, WireAtom][]];
+/** A column value on the wire (RFC 7047 §5.1). */
 export type WireDatum = WireAtom | WireSet | WireMap;
 /** A row as the wire carries it: column → datum. */
 export type WireRow = Record<string, WireDatum>;

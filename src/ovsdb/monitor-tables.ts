@@ -7,6 +7,7 @@ import { OvsdbError } from '../errors';
 import type { Condition } from './operations';
 import { normalizeSchema, type DatabaseSchema } from './schema';
 
+/** Which kinds of change a monitored table reports (RFC 7047 §4.1.5); all by default. */
 export interface MonitorSelect {
   initial?: boolean;
   insert?: boolean;
@@ -14,6 +15,7 @@ export interface MonitorSelect {
   modify?: boolean;
 }
 
+/** What to monitor of one table: columns, a condition, change kinds, extra indexes. */
 export interface MonitorTableSpec {
   /** Columns to monitor; default: every column of the table. */
   columns?: readonly string[];
@@ -24,6 +26,7 @@ export interface MonitorTableSpec {
   indexes?: readonly string[];
 }
 
+/** Table name → its columns, or a {@link MonitorTableSpec}: what `OvsdbClient.monitor` subscribes to. */
 export type MonitorTables = Record<string, readonly string[] | MonitorTableSpec>;
 
 /** A table spec checked against the schema: explicit columns, without _uuid. */

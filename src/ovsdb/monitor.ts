@@ -42,21 +42,44 @@ export type MonitorChange<T> = { [K in Extract<keyof T, string>]: RowChange<T[K]
  * subscription was rebuilt after a reconnect.
  */
 export interface Monitor<T extends object = Record<string, Row>> {
+  /** Every row inserted, modified or deleted, typed by table. */
   on(event: 'change', listener: (change: MonitorChange<T>) => void): this;
+  /** All the changes of one update notification (`update`), or those found when the subscription was rebuilt (`resync`). */
   on(event: 'update' | 'resync', listener: (changes: MonitorChange<T>[]) => void): this;
   /** Untyped rows, as before typed events (a listener declared with `RowChange`). */
   on(event: 'change', listener: (change: RowChange) => void): this;
+  /** As `on('update' | 'resync')` with untyped rows. */
   on(event: 'update' | 'resync', listener: (changes: RowChange[]) => void): this;
+  /** As `on('change')`, once. */
   once(event: 'change', listener: (change: MonitorChange<T>) => void): this;
+  /** As `on('update' | 'resync')`, once. */
   once(event: 'update' | 'resync', listener: (changes: MonitorChange<T>[]) => void): this;
+  /** As `on('change')` with untyped rows, once. */
   once(event: 'change', listener: (change: RowChange) => void): this;
+  /** As `on('update' | 'resync')` with untyped rows, once. */
   once(event: 'update' | 'resync', listener: (changes: RowChange[]) => void): this;
+  /** Removes a `change` listener. */
   off(event: 'change', listener: (change: MonitorChange<T>) => void): this;
+  /** Removes an `update` or `resync` listener. */
   off(event: 'update' | 'resync', listener: (changes: MonitorChange<T>[]) => void): this;
+  /** Removes an untyped `change` listener. */
   off(event: 'change', listener: (change: RowChange) => void): this;
+  /** Removes an untyped `update` or `resync` listener. */
   off(event: 'update' | 'resync', listener: (changes: RowChange[]) => void): this;
 }
 
+/**
+ * A live replica of some tables of one database, kept up to date by the server's update
+ * notifications and rebuilt after reconnects; made by `OvsdbClient.monitor`. Read rows with
+ * `rows`, `get`, `findBy`; follow changes with `onRow` or the events above; wait with `waitFor`.
+ *
+ * @example
+ * ```ts
+ * const mon = await ovs.monitor<OpenVswitchTables>('Open_vSwitch', { Bridge: ['name', 'ports'] });
+ * const br = mon.findBy('Bridge', 'name', 'ovs0');
+ * mon.onRow('Bridge', (old, now) => console.log(old?.name ?? '-', '->', now?.name ?? '-'));
+ * ```
+ */
 export class Monitor<T extends object = Record<string, Row>> extends EventEmitter {
   readonly db: string;
   /** The monitor id on the wire (the same across reconnects). */
@@ -94,6 +117,7 @@ export class Monitor<T extends object = Record<string, Row>> extends EventEmitte
     return this.lastTxnId;
   }
 
+  /** False once the monitor was cancelled or ended by an error (its rows then stay as they were). */
   get active(): boolean {
     return !this.ended;
   }
@@ -108,6 +132,7 @@ export class Monitor<T extends object = Record<string, Row>> extends EventEmitte
     return this.replica.table(table).rows as unknown as Map<string, T[K]>;
   }
 
+  /** The row of `table` with this UUID, if the replica has it. */
   get<K extends Extract<keyof T, string>>(table: K, uuid: string): T[K] | undefined {
     return this.replica.table(table).rows.get(uuid) as T[K] | undefined;
   }

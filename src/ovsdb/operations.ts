@@ -23,12 +23,16 @@ import { normalizeSchema, tableOf, type DatabaseSchema, type NormalizedTable, ty
 
 // ---------------------------------------------------------------- wire types
 
+/** The comparison of a condition (RFC 7047 §5.1): equality and order, and `includes`/`excludes` for sets and maps. */
 export type ConditionFunction = '==' | '!=' | '<' | '<=' | '>' | '>=' | 'includes' | 'excludes';
+/** The mutator of a mutation (RFC 7047 §5.1): arithmetic on numbers, `insert`/`delete` on sets and maps. */
 export type Mutator = '+=' | '-=' | '*=' | '/=' | '%=' | 'insert' | 'delete';
 /** A wire condition; `true`/`false` are OVS extensions. */
 export type Condition = [string, ConditionFunction, WireDatum] | boolean;
+/** A wire mutation: column, mutator, value. */
 export type Mutation = [string, Mutator, WireDatum];
 
+/** An `insert` operation (RFC 7047 §5.2.1); build it with `op.insert` or a schema's `ops(...).insert`. */
 export interface InsertOp {
   op: 'insert';
   table: string;
@@ -37,29 +41,34 @@ export interface InsertOp {
   /** OVS ≥ 2.13: the caller chooses the row's UUID (idempotent retries). */
   uuid?: string;
 }
+/** A `select` operation (RFC 7047 §5.2.2): the matching rows, optionally only some columns. */
 export interface SelectOp {
   op: 'select';
   table: string;
   where: Condition[];
   columns?: string[];
 }
+/** An `update` operation (RFC 7047 §5.2.3): set columns of the matching rows. */
 export interface UpdateOp {
   op: 'update';
   table: string;
   where: Condition[];
   row: WireRow;
 }
+/** A `mutate` operation (RFC 7047 §5.2.4): change columns of the matching rows in place. */
 export interface MutateOp {
   op: 'mutate';
   table: string;
   where: Condition[];
   mutations: Mutation[];
 }
+/** A `delete` operation (RFC 7047 §5.2.5). */
 export interface DeleteOp {
   op: 'delete';
   table: string;
   where: Condition[];
 }
+/** A `wait` operation (RFC 7047 §5.2.6): the transaction waits (or fails after `timeout`) until the rows match. */
 export interface WaitOp {
   op: 'wait';
   table: string;
@@ -70,21 +79,26 @@ export interface WaitOp {
   /** Milliseconds; 0 makes the wait a precondition check, absent waits forever. */
   timeout?: number;
 }
+/** A `commit` operation (RFC 7047 §5.2.7): `durable` asks the server to sync to disk first. */
 export interface CommitOp {
   op: 'commit';
   durable: boolean;
 }
+/** An `abort` operation (RFC 7047 §5.2.8): the transaction fails here, changing nothing. */
 export interface AbortOp {
   op: 'abort';
 }
+/** A `comment` operation (RFC 7047 §5.2.9): text for the server's log. */
 export interface CommentOp {
   op: 'comment';
   comment: string;
 }
+/** An `assert` operation (RFC 7047 §5.2.10): fails the transaction unless this session holds the lock. */
 export interface AssertOp {
   op: 'assert';
   lock: string;
 }
+/** Any transaction operation, as `OvsdbClient.transact` takes it. */
 export type Operation = InsertOp | SelectOp | UpdateOp | MutateOp | DeleteOp | WaitOp | CommitOp | AbortOp | CommentOp | AssertOp;
 
 /** One element of a transaction's result array. */
@@ -120,35 +134,45 @@ function insertOptions(o: { uuid?: string; uuidName?: string }, into: InsertOp):
 
 /** Builders that take wire datums, for any database. */
 export const op = {
+  /** Inserts a row; `uuidName` names it for later operations of the same transaction (`['named-uuid', name]`). */
   insert(table: string, row: WireRow, o: { uuid?: string; uuidName?: string } = {}): InsertOp {
     return insertOptions(o, { op: 'insert', table, row });
   },
+  /** Selects the rows matching `where` (all rows when empty), with these columns (default all). */
   select(table: string, where: Condition[] = [], columns?: string[]): SelectOp {
     return columns ? { op: 'select', table, where, columns } : { op: 'select', table, where };
   },
+  /** Sets the given columns of every row matching `where`. */
   update(table: string, where: Condition[], row: WireRow): UpdateOp {
     return { op: 'update', table, where, row };
   },
+  /** Applies the mutations to every row matching `where`. */
   mutate(table: string, where: Condition[], mutations: Mutation[]): MutateOp {
     return { op: 'mutate', table, where, mutations };
   },
+  /** Deletes every row matching `where`. */
   delete(table: string, where: Condition[]): DeleteOp {
     return { op: 'delete', table, where };
   },
+  /** Waits until the matching rows' columns equal (or differ from) `rows`, for at most `timeout` ms. */
   wait(w: { table: string; where: Condition[]; columns: string[]; until: '==' | '!='; rows: WireRow[]; timeout?: number }): WaitOp {
     const o: WaitOp = { op: 'wait', table: w.table, where: w.where, columns: w.columns, until: w.until, rows: w.rows };
     if (w.timeout !== undefined) o.timeout = w.timeout;
     return o;
   },
+  /** Commits; `durable` makes the server sync to disk before it replies. */
   commit(durable = false): CommitOp {
     return { op: 'commit', durable };
   },
+  /** Aborts the transaction at this point. */
   abort(): AbortOp {
     return { op: 'abort' };
   },
+  /** A comment for the server's log. */
   comment(text: string): CommentOp {
     return { op: 'comment', comment: text };
   },
+  /** Fails the transaction unless this session holds `lock`. */
   assert(lock: string): AssertOp {
     return { op: 'assert', lock };
   },
@@ -169,21 +193,27 @@ export type InputValue<V> = [NonNullable<V>] extends [Map<infer K, infer X>]
   : [NonNullable<V>] extends [readonly (infer E)[]]
     ? readonly E[]
     : V | (undefined extends V ? null : never);
+/** The columns an insert may set on a row of type `R` (all optional; `_uuid` and `_version` excluded), in natural values. */
 export type InsertRow<R> = { [C in Writable<R>]?: InputValue<R[C]> };
+/** The columns an update may set on a row of type `R`, in natural values. */
 export type UpdateRow<R> = { [C in Writable<R>]?: InputValue<R[C]> };
 
+/** What a condition on a column of type `V` compares with: the column's value, or one element of a set. */
 export type CondValue<V> = [NonNullable<V>] extends [Map<infer K, infer X>]
   ? ReadonlyMap<K, X>
   : [NonNullable<V>] extends [readonly (infer E)[]]
     ? readonly E[] | E
     : V | undefined;
+/** A condition on a row of type `R`, checked against its column names and types (or `true`/`false`). */
 export type TypedCondition<R> = { [C in ColName<R>]: readonly [C, ConditionFunction, CondValue<R[C]>] }[ColName<R>] | boolean;
 
+/** What a mutation of a column of type `V` takes: elements (or keys, to delete from a map) or a number. */
 export type MutValue<V> = [NonNullable<V>] extends [Map<infer K, infer X>]
   ? ReadonlyMap<K, X> | readonly K[]
   : [NonNullable<V>] extends [readonly (infer E)[]]
     ? readonly E[] | E
     : NonNullable<V>;
+/** A mutation of a writable column of a row of type `R`, checked against its name and type. */
 export type TypedMutation<R> = { [C in Writable<R>]: readonly [C, Mutator, MutValue<R[C]>] }[Writable<R>];
 
 /** A condition with a natural value; the table it is used with encodes it. */
@@ -196,13 +226,28 @@ export function mut<const C extends string, const V>(column: C, mutator: Mutator
   return [column, mutator, value] as const;
 }
 
+/**
+ * Operation builders checked against a schema's table and column types, made by {@link ops}.
+ *
+ * @example
+ * ```ts
+ * const o = ops(openVswitchSchema);
+ * await ovs.transact('Open_vSwitch', [o.select('Bridge', [['name', '==', 'ovs0']], ['ports'])]);
+ * ```
+ */
 export interface TypedOps<T> {
   readonly schema: DatabaseSchema;
+  /** Inserts a row given in natural values; `uuidName` names it for later operations of the transaction. */
   insert<K extends TableName<T>>(table: K, row: InsertRow<T[K]>, opts?: { uuid?: string; uuidName?: string }): InsertOp;
+  /** Selects the rows matching `where` (all when omitted), with these columns (default all). */
   select<K extends TableName<T>>(table: K, where?: readonly TypedCondition<T[K]>[], columns?: readonly ColName<T[K]>[]): SelectOp;
+  /** Sets the given columns of every row matching `where`. */
   update<K extends TableName<T>>(table: K, where: readonly TypedCondition<T[K]>[], row: UpdateRow<T[K]>): UpdateOp;
+  /** Applies the mutations to every row matching `where`. */
   mutate<K extends TableName<T>>(table: K, where: readonly TypedCondition<T[K]>[], mutations: readonly TypedMutation<T[K]>[]): MutateOp;
+  /** Deletes every row matching `where`. */
   delete<K extends TableName<T>>(table: K, where: readonly TypedCondition<T[K]>[]): DeleteOp;
+  /** Waits until the matching rows' columns equal (or differ from) `rows`, for at most `timeout` ms. */
   wait<K extends TableName<T>>(w: {
     table: K;
     where: readonly TypedCondition<T[K]>[];
@@ -211,9 +256,13 @@ export interface TypedOps<T> {
     rows: readonly InsertRow<T[K]>[];
     timeout?: number;
   }): WaitOp;
+  /** Commits; `durable` makes the server sync to disk before it replies. */
   commit(durable?: boolean): CommitOp;
+  /** Aborts the transaction at this point. */
   abort(): AbortOp;
+  /** A comment for the server's log. */
   comment(text: string): CommentOp;
+  /** Fails the transaction unless this session holds `lock`. */
   assert(lock: string): AssertOp;
   /** Encodes natural conditions into wire conditions (e.g. for a monitor's `where`). */
   where<K extends TableName<T>>(table: K, conditions: readonly TypedCondition<T[K]>[]): Condition[];

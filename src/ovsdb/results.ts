@@ -12,6 +12,7 @@ import type { Operation, OperationResult } from './operations';
 /** Error tags after which rebuilding the transaction from fresh state may succeed (the OVS IDL's TXN_TRY_AGAIN). */
 const TRY_AGAIN_TAGS = new Set(['timed out', 'canceled', 'unknown database', 'database not available']);
 
+/** Where and how a transaction failed: the failing operation's index and the server's error. */
 export interface OvsdbTransactionErrorInfo {
   /** Index of the failing operation, or -1 when the commit itself failed. */
   opIndex: number;

@@ -3,6 +3,7 @@
 
 import { OvsdbError, UsageError } from '../errors';
 
+/** The atomic types of OVSDB (RFC 7047 §3.2). */
 export type AtomicType = 'integer' | 'real' | 'boolean' | 'string' | 'uuid';
 
 /** A base type as written in a schema: a bare atomic type name, or an object with constraints. */
@@ -19,6 +20,7 @@ export interface BaseTypeJson {
   refType?: 'strong' | 'weak';
 }
 
+/** A column's type as a schema writes it: an atomic type, or key (and value) types with element counts. */
 export type ColumnTypeJson =
   | AtomicType
   | {
@@ -28,12 +30,14 @@ export type ColumnTypeJson =
       max?: number | 'unlimited';
     };
 
+/** A column of a table schema. */
 export interface ColumnSchema {
   type: ColumnTypeJson;
   ephemeral?: boolean;
   mutable?: boolean;
 }
 
+/** A table of a database schema. */
 export interface TableSchema {
   columns: Record<string, ColumnSchema>;
   maxRows?: number;
@@ -41,6 +45,7 @@ export interface TableSchema {
   indexes?: string[][];
 }
 
+/** A database schema as servers send it (`get_schema`) and .ovsschema files hold it. */
 export interface DatabaseSchema {
   name: string;
   version: string;

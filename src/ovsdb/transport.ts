@@ -14,6 +14,7 @@ export const DEFAULT_URL = DEFAULT_OVSDB_URL;
 /** Longest unix socket path Linux accepts (sun_path is 108 bytes with its NUL). */
 export const UNIX_PATH_MAX = 107;
 
+/** A parsed OVSDB address: a unix socket path, or a TCP or SSL host and port. */
 export type Remote = { kind: 'unix'; path: string } | { kind: 'tcp' | 'ssl'; host: string; port: number };
 
 export function formatRemote(r: Remote): string {
@@ -75,6 +76,7 @@ export function parseRemotes(url: string): Remote[] {
   return out;
 }
 
+/** Files for `ssl:` remotes, as ovs-vsctl's `--private-key`, `--certificate` and `--ca-cert` name them (PEM). */
 export interface TlsOptions {
   /** PEM contents or a file path. */
   key?: string | Buffer;

@@ -5,6 +5,7 @@
 import type { Duplex } from 'node:stream';
 import { UsageError } from '../errors';
 
+/** Options of `DockerRuntime.attach`: the local streams, the detach keys, raw mode. */
 export interface AttachOptions {
   stdin: NodeJS.ReadableStream;
   stdout: NodeJS.WritableStream;
@@ -16,6 +17,7 @@ export interface AttachOptions {
   rawMode?: boolean;
 }
 
+/** How an attach session ended: detached (the container runs on) or the container exited, with its exit code. */
 export interface AttachResult {
   /** True when the user typed the detach keys: the container keeps running. */
   detached: boolean;

@@ -18,6 +18,7 @@ export interface EventConnection {
 /** Opens one event connection; `since` is Docker's "seconds.nanoseconds" form. */
 export type EventConnector = (since: string | undefined, signal: AbortSignal) => Promise<EventConnection>;
 
+/** How a {@link ContainerEvents} stream reconnects after it loses dockerd. */
 export interface ContainerEventsOptions {
   /** First reconnect delay (ms); doubles per failed attempt. Default 100. */
   minDelayMs?: number;
@@ -27,6 +28,7 @@ export interface ContainerEventsOptions {
   maxAttempts?: number;
 }
 
+/** What a `reconnect` event says: the attempt, the delay before it, and why the last connection ended. */
 export interface ReconnectInfo {
   /** Failed attempts in a row so far (1 for the first retry after a drop). */
   attempt: number;
@@ -38,15 +40,25 @@ export interface ReconnectInfo {
 }
 
 export interface ContainerEvents {
+  /** A container event. */
   on(event: 'event', listener: (ev: ContainerEvent) => void): this;
+  /** The stream gave up (maxAttempts) or failed for good; it ends. */
   on(event: 'error', listener: (err: EcdockError) => void): this;
+  /** The connection dropped; another attempt follows after `info.delayMs`. */
   on(event: 'reconnect', listener: (info: ReconnectInfo) => void): this;
+  /** Connected (again); events missed meanwhile are asked for with `since`. */
   on(event: 'connect', listener: () => void): this;
+  /** The stream was closed. */
   on(event: 'close', listener: () => void): this;
+  /** As `on('event')`, once. */
   once(event: 'event', listener: (ev: ContainerEvent) => void): this;
+  /** As `on('error')`, once. */
   once(event: 'error', listener: (err: EcdockError) => void): this;
+  /** As `on('reconnect')`, once. */
   once(event: 'reconnect', listener: (info: ReconnectInfo) => void): this;
+  /** As `on('connect')`, once. */
   once(event: 'connect', listener: () => void): this;
+  /** As `on('close')`, once. */
   once(event: 'close', listener: () => void): this;
 }
 
@@ -117,6 +129,7 @@ export class ContainerEvents extends EventEmitter implements AsyncIterable<Conta
     this.emit('close');
   }
 
+  /** The events as an async iterator (`for await (const ev of events)`); leaving the loop closes the stream. */
   [Symbol.asyncIterator](): AsyncIterator<ContainerEvent> {
     const q = new AsyncQueue<ContainerEvent>(() => {
       this.iterators.delete(q);

@@ -29,6 +29,7 @@ export interface ContainerInfo extends RuntimeContainer {
   restartCount?: number;
 }
 
+/** What ecdock needs from a container runtime to plug containers: find one by name or id, and its pid. {@link DockerRuntime} is one. */
 export interface ContainerRuntime {
   /** Short name of the runtime, e.g. 'docker'. */
   readonly kind: string;
@@ -45,6 +46,7 @@ export interface ContainerRuntime {
 export const CONTAINER_EVENT_ACTIONS = ['create', 'start', 'restart', 'die', 'kill', 'stop', 'destroy', 'pause', 'unpause'] as const;
 export type ContainerEventAction = (typeof CONTAINER_EVENT_ACTIONS)[number];
 
+/** A container started, stopped, died, was destroyed...: its id, name, action, labels and time. */
 export interface ContainerEvent {
   action: ContainerEventAction;
   id: string;

@@ -2,6 +2,7 @@
 import type { ContainerEventsOptions } from './container-events';
 import type { ContainerEventAction } from './container-runtime';
 
+/** Options of {@link DockerRuntime}. */
 export interface DockerRuntimeOptions {
   /** The dockerd socket. Default: DOCKER_HOST when it is unix://PATH, else /var/run/docker.sock. */
   socketPath?: string;
@@ -9,6 +10,7 @@ export interface DockerRuntimeOptions {
   timeoutMs?: number;
 }
 
+/** What a container is made with: image, command, name, hostname, labels, environment, sysctls, privileges; always with no network of Docker's (`--network none`). */
 export interface CreateContainerOptions {
   name: string;
   image: string;
@@ -27,6 +29,7 @@ export interface CreateContainerOptions {
   sysctls?: Record<string, string>;
 }
 
+/** Options of `DockerRuntime.list`. */
 export interface ListContainersOptions {
   /** Only containers that carry all these labels with these values (filtered by dockerd). */
   labels?: Record<string, string>;
@@ -34,6 +37,7 @@ export interface ListContainersOptions {
   all?: boolean;
 }
 
+/** Options of `DockerRuntime.events`: which containers and actions, and how to reconnect. */
 export interface ContainerEventsFilter extends ContainerEventsOptions {
   /** Only containers that carry all these labels with these values (filtered by dockerd). */
   labels?: Record<string, string>;

@@ -22,6 +22,17 @@ function loadDockerode(): typeof Dockerode {
 
 const INSPECT_CONCURRENCY = 16;
 
+/**
+ * Docker, through its API on DOCKER_HOST or /var/run/docker.sock (dockerode, loaded on first use):
+ * what ecdock needs to run containers in slots and follow them. Images are never pulled.
+ *
+ * @example
+ * ```ts
+ * const docker = new DockerRuntime();
+ * const c = await docker.resolve('web');   // a running container by name or id
+ * console.log(c.pid);
+ * ```
+ */
 export class DockerRuntime implements ContainerRuntime {
   readonly kind = 'docker';
   /** Where dockerd is expected: a socket path, or DOCKER_HOST when it is not a unix socket. */
@@ -90,6 +101,7 @@ export class DockerRuntime implements ContainerRuntime {
     return info;
   }
 
+  /** Whether the image is present locally. */
   async imageExists(image: string): Promise<boolean> {
     checkImage(image);
     try {

@@ -10,6 +10,7 @@ import { DEFAULT_SCHEMA } from './ovs';
 import { readPid } from './pids';
 import { DAEMON_LOG, runTool } from './tools';
 
+/** One simulated host of an {@link OvnSandbox}: its chassis name, OVSDB, namespace and tunnel address. */
 export interface OvnHost {
   /** The chassis name (system-id). */
   name: string;

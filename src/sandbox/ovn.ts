@@ -19,6 +19,7 @@ import { runTool } from './tools';
 
 export type { OvnHost } from './ovn-host';
 
+/** Options of {@link OvnSandbox.start}. */
 export interface OvnSandboxOptions {
   /** Simulated hosts (chassis). Default 2. */
   hosts?: number;
@@ -46,6 +47,20 @@ const READY_TIMEOUT_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * A private OVN for tests and demos: Northbound and Southbound databases (optionally raft clusters),
+ * ovn-northd, and simulated hosts, each an Open vSwitch with ovn-controller in a network namespace
+ * of its own, joined by an underlay. Stopped with everything it made.
+ *
+ * @example
+ * ```ts
+ * const ovn = await OvnSandbox.start({ hosts: 2 });
+ * const local = await OvsdbClient.connect(ovn.hosts[0].dbUrl);
+ * const vs = await VSwitch.create(local, { name: 'ls0', subnet: '10.8.0.254/24', ovn: { northbound: ovn.northbound }, netns: ovn.hosts[0].netns });
+ * // ...
+ * await ovn.stop();
+ * ```
+ */
 export class OvnSandbox {
   private state: OvnState;
   private stopped = false;
@@ -81,6 +96,7 @@ export class OvnSandbox {
     return [this.state.underlayNetns, ...this.state.hosts.map((h) => h.netnsName)];
   }
 
+  /** Starts the central databases, ovn-northd and every host; resolves when every chassis is registered. */
   static async start(o: OvnSandboxOptions = {}): Promise<OvnSandbox> {
     const n = o.hosts ?? 2;
     if (!Number.isInteger(n) || n < 1 || n > 16) throw new SandboxError('SANDBOX_FAILED', `hosts must be an integer from 1 to 16, got ${String(o.hosts)}`);
@@ -155,12 +171,14 @@ export class OvnSandbox {
     return raftLeader(this.state[db], db);
   }
 
+  /** Starts ovn-northd (again, after {@link OvnSandbox.stopNorthd}). */
   async startNorthd(): Promise<void> {
     if (this.state.northdPid && pidAlive(this.state.northdPid)) return;
     this.state.northdPid = await startNorthd(this.central, this.northbound, this.southbound);
     await this.save().catch(() => undefined);
   }
 
+  /** Stops ovn-northd: the Northbound database is then no longer translated into flows. */
   async stopNorthd(): Promise<void> {
     await stopPids([this.state.northdPid]);
     this.state.northdPid = undefined;
@@ -187,6 +205,7 @@ export class OvnSandbox {
     await this.save().catch(() => undefined);
   }
 
+  /** Kills host `i`'s ovs-vswitchd (SIGKILL), as a crash would. */
   async killVswitchd(i: number): Promise<void> {
     await killNow(this.state.hosts[i].vswitchdPid);
     this.state.hosts[i].vswitchdPid = undefined;
@@ -206,6 +225,7 @@ export class OvnSandbox {
     await this.waitReady();
   }
 
+  /** Starts host `i`'s ovn-controller (again). */
   async startController(i: number): Promise<void> {
     const h = this.state.hosts[i];
     if (h.controllerPid && pidAlive(h.controllerPid)) return;

@@ -11,6 +11,7 @@ import { freePort, runTool } from './tools';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Options of {@link OvsCluster.start}. */
 export interface OvsClusterOptions {
   /** Number of raft servers (default 3). */
   size?: number;
@@ -49,6 +50,7 @@ export class OvsCluster {
     }));
   }
 
+  /** Creates the clustered database and starts every server; resolves when they answer. */
   static async start(options: OvsClusterOptions = {}): Promise<OvsCluster> {
     const size = options.size ?? 3;
     const schema = options.schema ?? process.env.ECDOCK_OVS_SCHEMA ?? DEFAULT_SCHEMA;
@@ -72,6 +74,7 @@ export class OvsCluster {
     }
   }
 
+  /** Starts server `i` again (after it was stopped); it rejoins the cluster. */
   async startServer(i: number): Promise<void> {
     if (this.pids[i] && pidAlive(this.pids[i]!)) return;
     const pidfile = path.join(this.dir, `s${i}.pid`);
@@ -126,6 +129,7 @@ export class OvsCluster {
     }
   }
 
+  /** Stops every server and removes the run dir. */
   async stop(): Promise<void> {
     for (let i = 0; i < this.size; i++) {
       const pid = this.pids[i];

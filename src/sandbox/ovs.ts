@@ -14,6 +14,7 @@ import { VSWITCHD_NETNS_KEY } from '../vswitchd-netns';
 import { pidAlive, readPid, stopPid, waitGone } from './pids';
 import { runTool } from './tools';
 
+/** Options of {@link OvsSandbox.start}. */
 export interface OvsSandboxOptions {
   /** Run dir; created 0700 if missing. Default: a fresh directory under the system temp dir. */
   dir?: string;
@@ -45,6 +46,21 @@ interface SandboxState {
 
 export const DEFAULT_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
 
+/**
+ * A private Open vSwitch for tests and demos: ovsdb-server and ovs-vswitchd (userspace datapath)
+ * started in a run dir of their own, optionally in a network namespace of their own (`isolated`),
+ * and stopped with everything they made. The only part of ecdock that starts processes.
+ *
+ * @example
+ * ```ts
+ * const sb = await OvsSandbox.start({ isolated: true });
+ * const ovs = await OvsdbClient.connect(sb.dbUrl);
+ * const vs = await VSwitch.create(ovs, { name: 'try0', subnet: '10.9.0.254/24', usermode: true, netns: sb.netns });
+ * // ...
+ * ovs.close();
+ * await sb.stop();
+ * ```
+ */
 export class OvsSandbox {
   private state: SandboxState;
   private stopped = false;
@@ -91,6 +107,7 @@ export class OvsSandbox {
     };
   }
 
+  /** Starts the daemons; resolves when ovsdb-server answers and ovs-vswitchd is connected. */
   static async start(options: OvsSandboxOptions = {}): Promise<OvsSandbox> {
     let dir: string;
     if (options.dir) {
@@ -203,6 +220,7 @@ export class OvsSandbox {
     }
   }
 
+  /** Kills ovsdb-server and starts it again on the same database (for reconnection tests). */
   async restartOvsdb(): Promise<void> {
     await this.killOvsdb();
     await this.startOvsdb();
@@ -251,6 +269,7 @@ export class OvsSandbox {
     }
   }
 
+  /** Stops ovsdb-server (`exit`, then signals), leaving ovs-vswitchd running. */
   async stopOvsdb(): Promise<void> {
     const pid = this.state.ovsdbPid;
     if (!pid || !pidAlive(pid)) return;

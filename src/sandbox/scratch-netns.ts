@@ -13,6 +13,7 @@ export class ScratchNetns {
   get path(): string {
     return `/var/run/netns/${this.name}`;
   }
+  /** Makes /var/run/netns/NAME (`ip netns add`). */
   static async create(name: string): Promise<ScratchNetns> {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new SandboxError('SANDBOX_FAILED', `"${name}" cannot name a scratch namespace`);
     await runTool('ip', ['netns', 'add', name]);
@@ -70,6 +71,7 @@ export class ScratchNetns {
     await runTool('ip', ['netns', 'exec', this.name, process.execPath, '-e', PORT_SENDER, '--', address, String(port), String(bytes), String(timeoutMs)], undefined, timeoutMs + 5000).catch(() => undefined);
     return done;
   }
+  /** Removes it (`ip netns delete`). */
   async remove(): Promise<void> {
     await runTool('ip', ['netns', 'del', this.name]);
   }

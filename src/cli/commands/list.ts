@@ -30,7 +30,7 @@ export function listCommand(): Command {
   addGlobalOptions(cmd);
   return cmd.action(
     action<{ all?: boolean }>(async (ctx, _args, opts) => {
-      const switches = opts.all ? await VSwitch.list(await ctx.ovs(), { runtime: ctx.docker(), ...(await ctx.ovnOptions()) }) : [await ctx.vswitch()];
+      const switches = opts.all ? await VSwitch.list(await ctx.ovs(), await ctx.ovnOptions()) : [await ctx.vswitch()];
       const infos: SlotInfo[] = [];
       for (const vs of switches) for (const s of await vs.slots()) infos.push(s.info);
       // An OVN vswitch spans hosts: HOST names each slot's chassis (this host's marked "(here)").
@@ -38,7 +38,7 @@ export function listCommand(): Command {
       const base = ctx.ovnNb !== undefined ? OVN_SLOT_COLUMNS : SLOT_COLUMNS;
       const columns = opts.all ? ['VSWITCH', ...base] : [...base];
       ctx.out.result(() => formatTable(columns, infos.map((i) => slotRow(i, here))), infos, { always: true });
-    }),
+    }, { readOnly: true }),
   );
 }
 
@@ -47,7 +47,7 @@ export function listVswitchesCommand(): Command {
   addGlobalOptions(cmd);
   return cmd.action(
     action(async (ctx) => {
-      const switches = await VSwitch.list(await ctx.ovs(), { runtime: ctx.docker(), ...(await ctx.ovnOptions()) });
+      const switches = await VSwitch.list(await ctx.ovs(), await ctx.ovnOptions());
       const rows: Row[] = [];
       const json: unknown[] = [];
       for (const vs of switches) {
@@ -64,6 +64,6 @@ export function listVswitchesCommand(): Command {
         json.push({ ...vs.toJSON(), slots });
       }
       ctx.out.result(() => formatTable(['NAME', 'SUBNET', 'GATEWAY', 'IPV6', 'DATAPATH', 'SLOTS', 'NETNS'], rows), json, { always: true });
-    }),
+    }, { readOnly: true }),
   );
 }

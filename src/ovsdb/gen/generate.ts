@@ -9,6 +9,7 @@
 
 import { normalizeColumnType, type BaseType, type DatabaseSchema } from '../schema';
 
+/** Options of {@link generateTypes}. */
 export interface GenerateOptions {
   /** Where the schema came from, for the header comment (a file name or "URL DBNAME"). */
   source?: string;
@@ -162,6 +163,7 @@ export function generateTypes(input: DatabaseSchema, o: GenerateOptions = {}): s
   lines.push(`export interface ${tablesName} {`);
   for (const tname of Object.keys(schema.tables)) lines.push(`  ${key(tname)}: ${rowName(tname)};`);
   lines.push('}', '');
+  lines.push(`/** The name of a table of the ${comment(schema.name)} database. */`);
   lines.push(`export type ${tablesName.replace(/Tables$/, '')}TableName = keyof ${tablesName};`, '');
   lines.push(`/** The ${comment(schema.name)} schema ${comment(schema.version)}. */`);
   const json = JSON.stringify(schema, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v), 2);

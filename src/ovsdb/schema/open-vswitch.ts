@@ -424,6 +424,7 @@ export interface OpenVswitchTables {
   sFlow: SFlowRow;
 }
 
+/** The name of a table of the Open_vSwitch database. */
 export type OpenVswitchTableName = keyof OpenVswitchTables;
 
 /** The Open_vSwitch schema 8.3.1. */

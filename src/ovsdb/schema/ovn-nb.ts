@@ -474,6 +474,7 @@ export interface OvnNorthboundTables {
   Static_MAC_Binding: StaticMacBindingRow;
 }
 
+/** The name of a table of the OVN_Northbound database. */
 export type OvnNorthboundTableName = keyof OvnNorthboundTables;
 
 /** The OVN_Northbound schema 7.0.0. */

@@ -496,6 +496,7 @@ export interface OvnSouthboundTables {
   Static_MAC_Binding: StaticMacBindingRow;
 }
 
+/** The name of a table of the OVN_Southbound database. */
 export type OvnSouthboundTableName = keyof OvnSouthboundTables;
 
 /** The OVN_Southbound schema 20.27.0. */
