@@ -4,7 +4,7 @@
 
 import { promises as fs } from 'node:fs';
 import * as net from 'node:net';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { DEFAULT_OVSDB_URL } from '../defaults';
 import { OvsdbError, UsageError } from '../errors';
@@ -215,7 +215,10 @@ export function openSocket(remote: Remote, o: { timeoutMs: number; tls?: LoadedT
         reject(new UsageError('BAD_TLS_FILES', `ssl: remote ${where} needs a CA certificate to verify the server (tls.ca; for ec: --ca-cert)`));
         return;
       }
-      sock = tls.connect(
+      // node:tls is loaded only for an ssl: remote (it costs every unix: caller a few ms of start-up).
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { connect } = require('node:tls') as typeof tls;
+      sock = connect(
         {
           host: remote.host,
           port: remote.port,
