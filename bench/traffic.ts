@@ -102,6 +102,8 @@ interface Case {
   results: number[];
   /** ovs-vswitchd CPU seconds per wall second during this case's transfers. */
   vswitchdCpu?: number[];
+  /** The sandbox whose ovs-vswitchd carries this case. */
+  sandbox?: OvsSandbox;
   /** Retransmitted / sent TCP segments of the sender, over all rounds. */
   sent: number;
   retrans: number;
@@ -109,11 +111,14 @@ interface Case {
 
 async function main(): Promise<void> {
   const tag = `bt${process.pid % 10000}`;
-  const names = ['va', 'vb', 'oa', 'ob', 'sa', 'sb'].map((x) => `${tag}${x}`);
-  const [va, vb, oa, ob, sa, sb2] = names as [string, string, string, string, string, string];
+  const names = ['va', 'vb', 'oa', 'ob', 'sa', 'sb', 'ta', 'tb'].map((x) => `${tag}${x}`);
+  const [va, vb, oa, ob, sa, sb2, ta, tb] = names as [string, string, string, string, string, string, string, string];
   let sb: OvsSandbox | undefined;
+  let sbT: OvsSandbox | undefined;
   let ovs: OvsdbClient | undefined;
+  let ovsT: OvsdbClient | undefined;
   let vs: VSwitch | undefined;
+  let vsT: VSwitch | undefined;
   try {
     for (const n of names) await run('ip', ['netns', 'add', n]);
     // The ceiling: a veth pair straight between two namespaces, offloads as the kernel sets them.
@@ -134,18 +139,28 @@ async function main(): Promise<void> {
     vs = await VSwitch.create(ovs, { name: `${tag}s`, subnet: '10.77.3.254/24', usermode: true, netns: sb.netns });
     await vs.attach({ slot: 1, target: { netns: `/var/run/netns/${sa}` } });
     const s2 = await vs.attach({ slot: 2, target: { netns: `/var/run/netns/${sb2}` } });
+    // Two slots of a second private OVS whose ovs-vswitchd has userspace TSO on: offloads stay on.
+    sbT = await OvsSandbox.start({ isolated: true });
+    await run('ovs-vsctl', [`--db=${sbT.dbUrl}`, 'set', 'Open_vSwitch', '.', 'other_config:userspace-tso-enable=true']);
+    await sbT.stopVswitchd();
+    await sbT.startVswitchd();
+    ovsT = await OvsdbClient.connect(sbT.dbUrl);
+    vsT = await VSwitch.create(ovsT, { name: `${tag}t`, subnet: '10.77.4.254/24', usermode: true, netns: sbT.netns });
+    await vsT.attach({ slot: 1, target: { netns: `/var/run/netns/${ta}` } });
+    const t2 = await vsT.attach({ slot: 2, target: { netns: `/var/run/netns/${tb}` } });
 
     const veth: Case = { label: 'bare veth pair (the ceiling)', from: va, to: vb, address: '10.77.1.2', results: [], sent: 0, retrans: 0 };
     const vethOff: Case = { label: 'bare veth pair, TX checksum offload off', from: oa, to: ob, address: '10.77.2.2', results: [], sent: 0, retrans: 0 };
-    const slots: Case = { label: 'two ecdock slots, userspace datapath', from: sa, to: sb2, address: s2.ipv4, results: [], vswitchdCpu: [], sent: 0, retrans: 0 };
+    const slots: Case = { label: 'two ecdock slots, userspace datapath', from: sa, to: sb2, address: s2.ipv4, results: [], vswitchdCpu: [], sandbox: sb, sent: 0, retrans: 0 };
+    const slotsTso: Case = { label: 'two ecdock slots, userspace datapath, ovs-vswitchd userspace TSO on', from: ta, to: tb, address: t2.ipv4, results: [], vswitchdCpu: [], sandbox: sbT, sent: 0, retrans: 0 };
     const sbName = sb.netns!.split('/').pop()!;
     let drops = 0;
-    const cases = [veth, vethOff, slots];
+    const cases = [veth, vethOff, slots, slotsTso];
     // Warm-up (ARP, MAC learning, flow setup), not counted.
     for (const c of cases) await transfer(c.from, c.to, c.address);
     for (let r = 0; r < ROUNDS; r++) {
       for (const c of cases) {
-        const pid = sb.vswitchdPid!;
+        const pid = (c.sandbox ?? sb).vswitchdPid!;
         const tcp0 = await tcpCounters(c.from);
         const drops0 = c === slots ? await packetSocketDrops(sbName) : 0;
         const cpu0 = cpuSeconds(pid);
@@ -162,14 +177,16 @@ async function main(): Promise<void> {
     }
     const ceiling = median(veth.results);
     const ratio = median(slots.results) / ceiling;
+    const ratioTso = median(slotsTso.results) / ceiling;
     const lines = [
       '# TCP throughput: two slots on the userspace datapath vs a bare veth pair',
       '',
       `One TCP stream, ${SECONDS} s per transfer (python3 sender with 1 MiB writes, receiver with`,
-      `recv_into a 4 MiB buffer), ${ROUNDS} rounds with the three cases interleaved; median and range.`,
+      `recv_into a 4 MiB buffer), ${ROUNDS} rounds with the four cases interleaved; median and range.`,
       'Slots are made by ecdock on a private OVS (isolated sandbox, `datapath_type=netdev`), so their',
       'targets send with TX checksum offload off (and with it TSO): see `targetOffloads` in',
-      'src/ovs/plumbing.ts. The veth pairs join two namespaces directly (no switch).',
+      'src/ovs/plumbing.ts. Where ovs-vswitchd has userspace TSO on (`other_config:userspace-tso-enable=true`,',
+      'a second private OVS here) ecdock leaves the offloads on. The veth pairs join two namespaces directly (no switch).',
       '',
       '| case | median | min .. max | of the ceiling | TCP segments retransmitted | ovs-vswitchd CPU |',
       '|---|---:|---:|---:|---:|---:|',
@@ -178,7 +195,7 @@ async function main(): Promise<void> {
           `| ${c.label} | ${gbit(median(c.results))} | ${gbit(Math.min(...c.results))} .. ${gbit(Math.max(...c.results))} | ${((median(c.results) / ceiling) * 100).toFixed(1)} % | ${c.sent ? ((c.retrans / c.sent) * 100).toFixed(1) : '?'} % of ${c.sent} | ${c.vswitchdCpu ? `${(median(c.vswitchdCpu) * 100).toFixed(0)} % of a core` : '-'} |`,
       ),
       '',
-      `Slots reach **${(ratio * 100).toFixed(1)} %** of the ceiling. Frames the kernel dropped at ovs-vswitchd's packet`,
+      `Slots reach **${(ratio * 100).toFixed(1)} %** of the ceiling, **${(ratioTso * 100).toFixed(1)} %** with ovs-vswitchd's userspace TSO on (${(median(slotsTso.results) / median(slots.results)).toFixed(1)}×). Frames the kernel dropped at ovs-vswitchd's packet`,
       `sockets (receive queue full) during the slot transfers: ${drops} (\`ss -0 -m\`, skmem d).`,
       '',
       `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}, kernel ${os.release()};`,
@@ -198,8 +215,11 @@ async function main(): Promise<void> {
     }
   } finally {
     await vs?.destroy().catch(() => undefined);
+    await vsT?.destroy().catch(() => undefined);
     ovs?.close();
+    ovsT?.close();
     await sb?.stop().catch(() => undefined);
+    await sbT?.stop().catch(() => undefined);
     for (const n of names) await run('ip', ['netns', 'del', n]).catch(() => undefined);
   }
 }

@@ -61,11 +61,11 @@ export async function attachSlot(vs: OvnScope, n: number, r: SlotRequest): Promi
   let vethMade = false;
   try {
     try {
-      await plugVeth({ switchNetns: sw, target: r.target.netns, nic: { portName: a.portName, ifname: r.ifname, mac: a.mac, addr: a }, mtu, group: vs.group, owner, usermode: vs.spec.usermode });
+      await plugVeth({ switchNetns: sw, target: r.target.netns, nic: { portName: a.portName, ifname: r.ifname, mac: a.mac, addr: a }, mtu, group: vs.group, owner, usermode: vs.spec.usermode, vswitchdTso: vs.db.userspaceTso() });
     } catch (e) {
       // A host end of that name left by a crashed attach of this slot: ours to reclaim once.
       if (!isEcdockError(e, 'LINK_EXISTS') || (e.detail as { side?: string } | undefined)?.side === 'peer' || !(await vs.reader.reclaimOrphanLink(a.portName))) throw e;
-      await plugVeth({ switchNetns: sw, target: r.target.netns, nic: { portName: a.portName, ifname: r.ifname, mac: a.mac, addr: a }, mtu, group: vs.group, owner, usermode: vs.spec.usermode });
+      await plugVeth({ switchNetns: sw, target: r.target.netns, nic: { portName: a.portName, ifname: r.ifname, mac: a.mac, addr: a }, mtu, group: vs.group, owner, usermode: vs.spec.usermode, vswitchdTso: vs.db.userspaceTso() });
     }
     vethMade = true;
     crashPoint('ovn:veth-created');

@@ -171,7 +171,7 @@ async function attachVethOnce(vs: SwitchScope, n: number, r: SlotRequest, sw: Ne
   const unmake = () => reapLinks(vs.spec.netns, vs.spec.group, made);
   try {
     const settled = await Promise.allSettled(
-      nics.map((nic) => plugVeth({ switchNetns: sw, target: r.target.netns, nic, mtu: r.mtu, group: vs.spec.group, owner, usermode: vs.spec.usermode }).then(() => made.push(nic.portName))),
+      nics.map((nic) => plugVeth({ switchNetns: sw, target: r.target.netns, nic, mtu: r.mtu, group: vs.spec.group, owner, usermode: vs.spec.usermode, vswitchdTso: vs.db.userspaceTso() }).then(() => made.push(nic.portName))),
     );
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
@@ -260,7 +260,7 @@ async function attachInternalOnce(vs: SwitchScope, n: number, r: SlotRequest, sw
     for (const u of uuids) await waitPort(vs, n, u.iface, nextCfg, r.timeoutMs);
     crashPoint('attach:internal-applied');
     await pin(vs, nics, r.vlan);
-    for (const nic of nics) await plugInternal({ switchNetns: sw, target: r.target.netns, nic, mtu: r.mtu, usermode: vs.spec.usermode, moved: () => crashPoint('attach:internal-moved') });
+    for (const nic of nics) await plugInternal({ switchNetns: sw, target: r.target.netns, nic, mtu: r.mtu, usermode: vs.spec.usermode, vswitchdTso: vs.db.userspaceTso(), moved: () => crashPoint('attach:internal-moved') });
     await teach(vs, primaryAddress(nics, n));
     crashPoint('attach:internal-configured');
     const { results } = await vs.db.submit(

@@ -80,7 +80,7 @@ export async function replugInternal(vs: SwitchScope, sw: Netns, n: number, port
         if (!isEcdockError(e, 'NO_SUCH_LINK')) throw e;
       }
     }
-    await plugInternal({ switchNetns: sw, target, nic, usermode: vs.spec.usermode, ...(mtu !== undefined ? { mtu } : {}) });
+    await plugInternal({ switchNetns: sw, target, nic, usermode: vs.spec.usermode, vswitchdTso: vs.db.userspaceTso(), ...(mtu !== undefined ? { mtu } : {}) });
     moved.push(nic.ifname);
   }
   if (!moved.length) return undefined;

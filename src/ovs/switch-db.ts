@@ -47,7 +47,7 @@ export const K = {
 export const SCHEMA_VERSION = '1';
 
 const MONITORED = {
-  Open_vSwitch: ['bridges', 'next_cfg', 'cur_cfg', 'datapath_types', 'iface_types', 'ovs_version'],
+  Open_vSwitch: ['bridges', 'next_cfg', 'cur_cfg', 'datapath_types', 'iface_types', 'ovs_version', 'other_config'],
   Bridge: ['name', 'ports', 'external_ids', 'datapath_type', 'other_config'],
   Port: ['name', 'interfaces', 'tag', 'external_ids'],
   Interface: ['name', 'type', 'ofport', 'ofport_request', 'error', 'external_ids', 'link_state', 'admin_state', 'mac_in_use', 'mtu', 'mtu_request'],
@@ -160,6 +160,15 @@ export class SwitchDb {
     const r = this.mon.rows('Open_vSwitch').values().next().value;
     if (!r) throw new VSwitchError('OVSDB_ERROR', 'the Open_vSwitch row vanished from the database');
     return r;
+  }
+
+  /**
+   * ovs-vswitchd carries TCP segmentation and partial checksums through its userspace datapath
+   * (`other_config:userspace-tso-enable=true`; ovs-vswitchd takes it up at once for new ports, and
+   * keeps it until it restarts): a userspace slot's target may then keep its offloads.
+   */
+  userspaceTso(): boolean {
+    return this.root().other_config.get('userspace-tso-enable') === 'true';
   }
 
   bridge(name: string): BridgeRow | undefined {

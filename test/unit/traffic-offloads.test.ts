@@ -12,6 +12,12 @@ describe('slot offloads by datapath (no root)', () => {
     assert.deepEqual(targetOffloads(true), { txChecksum: false });
   });
 
+  it('userspace datapath with ovs-vswitchd userspace TSO on: offloads left alone', () => {
+    assert.deepEqual(targetOffloads(true, true), {});
+    assert.deepEqual(targetOffloads(true, false), { txChecksum: false });
+    assert.deepEqual(targetOffloads(false, true), {});
+  });
+
   it('kernel datapath: offloads left alone (no ethtool request at all)', () => {
     assert.deepEqual(targetOffloads(false), {});
     const steps = planSteps(7, 'eth0', checkConfig({ up: true, ...targetOffloads(false) }));
