@@ -15,6 +15,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { setCrashHook, type CrashPoint } from '../src/crash-points';
 import { closeOvnConnections } from '../src/ovn/nb-db';
+import { loadavg } from 'node:os';
 import { OvsdbClient } from '../src/ovsdb/client';
 import { OvnSandbox } from '../src/sandbox';
 import { VSwitch } from '../src/vswitch';
@@ -185,7 +186,7 @@ async function main(): Promise<void> {
     const md = [
       '# OVN: slots across hosts, ecdock vs the shell way',
       '',
-      `Measured by \`node dist/bench/ovn.js${quick ? ' --quick' : ''}\` on ${new Date().toISOString().slice(0, 10)}: one OvnSandbox (Northbound, Southbound, ovn-northd, three simulated hosts, each with its own ovsdb-server, userspace ovs-vswitchd and ovn-controller, Geneve underlay), both ways side by side in one run on the same logical switch. The machine is shared (2 vCPUs, other engineers' test suites running): absolute times are noisy, ratios come from the same run.`,
+      `Measured by \`node dist/bench/ovn.js${quick ? ' --quick' : ''}\` on ${new Date().toISOString().slice(0, 10)}: one OvnSandbox (Northbound, Southbound, ovn-northd, three simulated hosts, each with its own ovsdb-server, userspace ovs-vswitchd and ovn-controller, Geneve underlay), both ways side by side in one run on the same logical switch. Load average ${loadavg()[0]!.toFixed(2)} when written (2 vCPUs; on a loaded machine absolute times stretch several-fold): ratios come from the same run.`,
       '',
       `The shell way: \`ovn-nbctl lsp-add\`, \`lsp-set-addresses\`, \`lsp-set-port-security\`, \`lsp-set-options requested-chassis=\`, \`ip link add … veth peer … netns\`, \`ip\` address/up/route steps, \`ovs-vsctl add-port br-int … external_ids:iface-id=\`, then \`ovn-nbctl wait-until Logical_Switch_Port … up=true\`: one process per step.`,
       '',
