@@ -3,17 +3,12 @@
 // here: ICMP has no checksum offload, so it passed while every TCP segment and UDP datagram from
 // a veth slot was dropped for a checksum nobody filled in.
 import { strict as assert } from 'node:assert';
-import { requireRoot, sh, type TestNetns } from '../support/env';
-import { startSwitchFixture, type SwitchFixture } from '../support/switch';
-import { tcpBulk, udpEcho } from '../support/traffic';
+import { sh, type TestNetns } from '../support/env';
+import { useSwitchFixture, type SwitchFixture } from '../support/switch';
+import { carries, tcpBulk, udpEcho } from '../support/traffic';
 
 const MB2 = 2_000_000;
 
-/** TCP bulk (byte count) and UDP echo from `a` to `address` in `b`. */
-async function carries(a: TestNetns, b: TestNetns, address: string, bytes = MB2): Promise<void> {
-  assert.equal(await tcpBulk(b, a, address, bytes), bytes, `TCP ${bytes} bytes to ${address}`);
-  assert.equal(await udpEcho(b, a, address, 3), 3, `UDP echo from ${address}`);
-}
 
 /** `ethtool -k` of `ifname` in `ns`: feature name -> on. */
 async function features(ns: TestNetns, ifname: string): Promise<Map<string, boolean>> {
@@ -28,13 +23,10 @@ async function features(ns: TestNetns, ifname: string): Promise<Map<string, bool
 
 describe('traffic between slots (userspace datapath, real OVS, TCP + UDP)', function () {
   this.timeout(120_000);
-  let f: SwitchFixture;
-
-  before(async function () {
-    requireRoot(this);
-    f = await startSwitchFixture();
+  let f!: SwitchFixture;
+  useSwitchFixture((x) => {
+    f = x;
   });
-  after(async () => f?.cleanup.run());
 
   it('veth <-> veth: 2 MB over TCP and UDP echo, IPv4 and IPv6; the targets send with TX checksum offload off', async () => {
     const vs = await f.vswitch({ subnet: '10.31.0.254/24', ipv6Prefix: '2001:db8:31::/64' });

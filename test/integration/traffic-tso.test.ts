@@ -3,14 +3,10 @@
 // (TX checksum, TSO) and partial checksums and 64 KB segments are completed on the way out.
 // Proven with traffic: TCP bulk with a byte count and UDP echo, IPv4 and IPv6, veth and internal.
 import { strict as assert } from 'node:assert';
-import { requireRoot, sh, type TestNetns } from '../support/env';
-import { startSwitchFixture, type SwitchFixture } from '../support/switch';
-import { tcpBulk, udpEcho } from '../support/traffic';
+import { sh, type TestNetns } from '../support/env';
+import { useSwitchFixture, type SwitchFixture } from '../support/switch';
+import { carries } from '../support/traffic';
 
-async function carries(a: TestNetns, b: TestNetns, address: string, bytes = 2_000_000): Promise<void> {
-  assert.equal(await tcpBulk(b, a, address, bytes), bytes, `TCP ${bytes} bytes to ${address}`);
-  assert.equal(await udpEcho(b, a, address, 3), 3, `UDP echo from ${address}`);
-}
 
 async function txChecksumming(ns: TestNetns, ifname: string): Promise<string> {
   const r = await sh('ip', ['netns', 'exec', ns.name, 'ethtool', '-k', ifname]);
@@ -19,17 +15,14 @@ async function txChecksumming(ns: TestNetns, ifname: string): Promise<string> {
 
 describe('traffic with ovs-vswitchd userspace TSO on (userspace datapath, real OVS)', function () {
   this.timeout(120_000);
-  let f: SwitchFixture;
-
-  before(async function () {
-    requireRoot(this);
-    f = await startSwitchFixture();
+  let f!: SwitchFixture;
+  useSwitchFixture(async (x) => {
+    f = x;
     await sh('ovs-vsctl', [`--db=${f.sb.dbUrl}`, 'set', 'Open_vSwitch', '.', 'other_config:userspace-tso-enable=true']);
     // Taken up at once for new ports; a restart makes every port use it.
     await f.sb.stopVswitchd();
     await f.sb.startVswitchd();
   });
-  after(async () => f?.cleanup.run());
 
   it('veth <-> veth and internal <-> veth carry TCP and UDP over IPv4 and IPv6 with the targets\' offloads left on', async () => {
     const vs = await f.vswitch({ subnet: '10.39.0.254/24', ipv6Prefix: '2001:db8:39::/64' });

@@ -6,8 +6,8 @@ import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { ATTACH_INTERNAL_POINTS, ATTACH_VETH_POINTS, type CrashPoint } from '../../src/crash-points';
-import { requireRoot, sh, type TestNetns } from '../support/env';
-import { groupLinks, startSwitchFixture, type SwitchFixture } from '../support/switch';
+import { sh, type TestNetns } from '../support/env';
+import { groupLinks, useSwitchFixture, type SwitchFixture } from '../support/switch';
 
 const WORKER = path.join(__dirname, '..', 'support', 'attach-worker.js');
 
@@ -22,14 +22,9 @@ function runWorker(job: Record<string, unknown>): Promise<{ code: number | null;
 
 describe('VSwitch: concurrency and crash safety (real OVS, userspace datapath, real namespaces)', function () {
   this.timeout(120_000);
-  let f: SwitchFixture;
-
-  before(async function () {
-    requireRoot(this);
-    f = await startSwitchFixture();
-  });
-  after(async () => {
-    await f?.cleanup.run();
+  let f!: SwitchFixture;
+  useSwitchFixture((x) => {
+    f = x;
   });
 
   describe('concurrency', () => {

@@ -11,9 +11,9 @@ import { VSwitch as VS } from '../../src/vswitch';
 import { setLink } from '../../src/netlink/link';
 import { Netns } from '../../src/netlink/netns';
 import { ec } from '../support/cli';
-import { eventually, requireRoot, sh } from '../support/env';
+import { eventually, sh } from '../support/env';
 import { checkInvariants, violations } from '../support/invariants';
-import { startSwitchFixture, type SwitchFixture } from '../support/switch';
+import { useSwitchFixture, type SwitchFixture } from '../support/switch';
 import { tcpBulk } from '../support/traffic';
 
 const MB = 1_000_000;
@@ -41,13 +41,9 @@ async function linksIn(f: SwitchFixture): Promise<{ ifname: string; group?: stri
 
 describe('VSwitch: the truth after faults (real OVS, userspace datapath)', function () {
   this.timeout(240_000);
-  let f: SwitchFixture;
-  before(async function () {
-    requireRoot(this);
-    f = await startSwitchFixture();
-  });
-  after(async () => {
-    await f?.cleanup.run();
+  let f!: SwitchFixture;
+  useSwitchFixture((x) => {
+    f = x;
   });
 
   it('ovs-vswitchd stopped: every slot reads down, "ovs-vswitchd is not running"; restarted: cleanup plugs the internal slot in again, re-pins the MACs, and TCP flows', async () => {

@@ -4,8 +4,8 @@
 import { strict as assert } from 'node:assert';
 import { EcdockError } from '../../src/errors';
 import { VSwitch } from '../../src/vswitch';
-import { requireRoot, sh, uniqueName, type TestNetns } from '../support/env';
-import { groupLinks, startSwitchFixture, type SwitchFixture } from '../support/switch';
+import { sh, uniqueName, type TestNetns } from '../support/env';
+import { groupLinks, startSwitchFixture, useSwitchFixture, type SwitchFixture } from '../support/switch';
 
 async function rejectsCode(p: Promise<unknown>, code: string): Promise<EcdockError> {
   try {
@@ -21,14 +21,9 @@ async function rejectsCode(p: Promise<unknown>, code: string): Promise<EcdockErr
 
 describe('VSwitch (real OVS, userspace datapath, real namespaces)', function () {
   this.timeout(120_000);
-  let f: SwitchFixture;
-
-  before(async function () {
-    requireRoot(this);
-    f = await startSwitchFixture();
-  });
-  after(async () => {
-    await f?.cleanup.run();
+  let f!: SwitchFixture;
+  useSwitchFixture((x) => {
+    f = x;
   });
 
   describe('create / open / list / destroy', () => {

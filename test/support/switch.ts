@@ -3,7 +3,7 @@
 import { OvsdbClient } from '../../src/ovsdb/client';
 import { OvsSandbox } from '../../src/sandbox';
 import { VSwitch, type VSwitchCreateOptions } from '../../src/vswitch';
-import { Cleanup, TestNetns, sh, uniqueName } from './env';
+import { Cleanup, TestNetns, requireRoot, sh, uniqueName } from './env';
 
 export interface SwitchFixture {
   sb: OvsSandbox;
@@ -69,4 +69,21 @@ export async function startSwitchFixture(): Promise<SwitchFixture> {
 export async function groupLinks(f: SwitchFixture, vs: VSwitch): Promise<string[]> {
   const out = JSON.parse((await sh('ip', ['-n', f.sbns, '-j', '-d', 'link'])).stdout) as { ifname: string; group?: string | number }[];
   return out.filter((l) => String(l.group) === String(vs.group)).map((l) => l.ifname).sort();
+}
+
+/**
+ * The before/after pair of a suite on a private switch of its own: the fixture starts once (root
+ * only; `ready` may set it up further) and is cleaned up after the suite, even when a test or
+ * `ready` failed.
+ */
+export function useSwitchFixture(ready: (f: SwitchFixture) => void | Promise<void>): void {
+  let f: SwitchFixture | undefined;
+  before(async function () {
+    requireRoot(this);
+    f = await startSwitchFixture();
+    await ready(f);
+  });
+  after(async () => {
+    await f?.cleanup.run();
+  });
 }

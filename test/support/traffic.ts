@@ -3,6 +3,7 @@
 // python3 inside the target's network namespace only (`nsenter --net=PATH`), so it works the same
 // for `ip netns` namespaces, Docker and Podman containers (`/proc/PID/ns/net`) and OVN hosts, with
 // nothing installed in the image. IPv6 addresses work the same way.
+import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { sh } from './env';
@@ -158,3 +159,9 @@ export async function httpGet(client: NetnsLike, address: string, port = 80, pat
 
 /** The network namespace path of a process (a container's init pid). */
 export const pidNetns = (pid: number): string => `/proc/${pid}/ns/net`;
+
+/** TCP bulk of `bytes` (the byte count checked) and a 3-datagram UDP echo, from `a` to `address` in `b`. */
+export async function carries(a: NetnsLike, b: NetnsLike, address: string, bytes = 2_000_000): Promise<void> {
+  assert.equal(await tcpBulk(b, a, address, bytes), bytes, `TCP ${bytes} bytes to ${address}`);
+  assert.equal(await udpEcho(b, a, address, 3), 3, `UDP echo from ${address}`);
+}
