@@ -10,6 +10,7 @@ import type { Monitor } from '../../src/ovsdb/monitor';
 import { rowEquals, type Row } from '../../src/ovsdb/datum';
 import { isEcdockError } from '../../src/errors';
 import { requireRoot } from '../support/env';
+import { rng } from '../support/rng';
 
 const DB = 'Open_vSwitch';
 const o = ops(openVswitchSchema);
@@ -20,15 +21,6 @@ const MONITORED = {
   Interface: ['name', 'type', 'external_ids', 'ofport_request', 'options'],
 } as const;
 
-function rng(seed: number): () => number {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Asserts the monitor's cache holds exactly what a fresh select returns. */
 async function assertCacheEqualsSelect(c: OvsdbClient, mon: Monitor<OpenVswitchTables>, where: string): Promise<void> {

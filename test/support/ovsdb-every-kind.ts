@@ -5,6 +5,7 @@ import type { Row } from '../../src/ovsdb/datum';
 import { DBL_MIN } from '../../src/ovsdb/json';
 import { ops, type Operation } from '../../src/ovsdb/operations';
 import { normalizeSchema, type BaseType, type ColumnType, type DatabaseSchema } from '../../src/ovsdb/schema';
+import { rng } from './rng';
 
 const ref = (refTable: string, refType: 'strong' | 'weak' = 'strong') => ({ type: 'uuid' as const, refTable, refType });
 
@@ -76,15 +77,6 @@ export const TABLES = ['Root', 'Child', 'Other'] as const;
 export const N = normalizeSchema(EVERY_KIND);
 export const b = ops(EVERY_KIND);
 
-function rng(seed: number): () => number {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTS: (number | bigint)[] = [0, 1, -1, 7, 42, 2 ** 31, -(2 ** 31), 2 ** 53 - 1, -(2 ** 53 - 1), 2n ** 53n, -(2n ** 53n), 2n ** 63n - 1n, -(2n ** 63n), 1234567890123456789n];
 // Reals with at most 15 significant digits (the server prints 15), plus the edges of the range.
