@@ -34,12 +34,18 @@ describe('VSwitch: concurrency and crash safety (real OVS, userspace datapath, r
       for (let i = 0; i < 200; i++) nss.push(await f.netns('ecc-'));
       const jobs = [0, 1, 2, 3].map((w) => runWorker({ db: f.sb.dbUrl, vswitch: vs.name, targets: nss.slice(w * 50, w * 50 + 50).map((n) => n.path) }));
       const results = await Promise.all(jobs);
-      const slots: { index: number; ipv4: string; mac: string }[] = [];
-      for (const r of results) {
+      const slots: { index: number; ipv4: string; mac: string; portName: string; worker: number }[] = [];
+      results.forEach((r, worker) => {
         assert.equal(r.code, 0, r.out);
-        slots.push(...(JSON.parse(r.out) as { index: number; ipv4: string; mac: string }[]));
-      }
+        slots.push(...(JSON.parse(r.out) as { index: number; ipv4: string; mac: string; portName: string }[]).map((s) => ({ ...s, worker })));
+      });
       assert.equal(slots.length, 200);
+      const twice = slots.filter((s) => slots.some((o) => o !== s && o.index === s.index));
+      if (twice.length) {
+        // Say everything about a slot given twice: which workers, and what the database and the kernel hold now.
+        const listed = (await vs.slots()).filter((s) => twice.some((t) => t.index === s.index));
+        assert.fail(`slots given twice: ${JSON.stringify(twice)}; listed now: ${JSON.stringify(listed)}`);
+      }
       assert.equal(new Set(slots.map((s) => s.index)).size, 200, 'slots unique');
       assert.equal(new Set(slots.map((s) => s.ipv4)).size, 200, 'IPs unique');
       assert.equal(new Set(slots.map((s) => s.mac)).size, 200, 'MACs unique');
