@@ -3,7 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { isEcdockError } from '../../src/errors';
 import { VSwitch } from '../../src/vswitch';
-import { Cleanup, TestNetns, requireRoot, sh } from '../support/env';
+import { Cleanup, TestNetns, eventually, requireRoot, sh } from '../support/env';
 import { tcpBulk } from '../support/traffic';
 import { openFrom, ovnLeftovers, ovnSwitchSpec, startOvnWorld, stopOvnWorld, type OvnWorld } from '../support/ovn';
 
@@ -161,8 +161,8 @@ describe('OVN vswitch: bad input and faults (real OVN)', function () {
     // host 2 goes away: its ovn-controller stops and its chassis leaves the Southbound
     await w.ovn.stopController(1);
     await sh('ovn-sbctl', [`--db=${w.ovn.southbound}`, '--if-exists', 'chassis-del', w.ovn.hosts[1].name]);
-    const slot31 = await vs[0].slot(31);
-    assert.equal(slot31?.state, 'ghost');
+    // ovn-sbctl returns once the Southbound committed; this host's replica of it follows a moment later.
+    await eventually(async () => (await vs[0].slot(31))?.state === 'ghost' || Promise.reject(new Error(`slot 31 is ${(await vs[0].slot(31))?.state}, not ghost`)));
     const remote = await vs[0].cleanup();
     assert.deepEqual(remote.ports.map((p) => [p.slot, p.reason]), [[31, 'chassis-gone']]);
     // host 2 comes back (ovn-controller re-registers); its own cleanup removes its leftovers
